@@ -1,0 +1,211 @@
+package occi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+
+	"github.com/xeipuuv/gojsonschema"
+)
+
+// AttributeType is the JSON type of an attribute value.
+type AttributeType string
+
+// The attribute types of OCCI 1.2.
+const (
+	TypeString  AttributeType = "string"
+	TypeNumber  AttributeType = "number"
+	TypeBoolean AttributeType = "boolean"
+	TypeArray   AttributeType = "array"
+	TypeObject  AttributeType = "object"
+)
+
+// AttributeDef describes one attribute of a kind, mixin or action.
+//
+// Pattern is kept exactly as the client sent it so that the query interface
+// renders back what was registered. Two forms are understood: a JSON string
+// is a regular expression a string value must match whole (the form of the
+// 1.2 drafts, rOCCI and pyOCNI; Ruby's "(?-mix:...)" wrapper is tolerated);
+// a JSON object is a JSON Schema the value must satisfy (the 1.2 form).
+type AttributeDef struct {
+	Mutable     bool            `json:"mutable"`
+	Required    bool            `json:"required"`
+	Type        AttributeType   `json:"type"`
+	Pattern     json.RawMessage `json:"pattern,omitempty"`
+	Default     any             `json:"default,omitempty"`
+	Description string          `json:"description,omitempty"`
+
+	check func(any) error // compiled Pattern; nil when there is none
+}
+
+// UnmarshalJSON applies the spec's defaults (type "string") for members that
+// are absent.
+func (d *AttributeDef) UnmarshalJSON(b []byte) error {
+	type plain AttributeDef
+	p := plain{Type: TypeString}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	if p.Type == "" {
+		p.Type = TypeString
+	}
+	*d = AttributeDef(p)
+	return nil
+}
+
+// compile checks the definition and prepares its pattern. It is idempotent
+// and must run before Check; the registry runs it when a category is
+// registered or loaded.
+func (d *AttributeDef) compile() error {
+	switch d.Type {
+	case TypeString, TypeNumber, TypeBoolean, TypeArray, TypeObject:
+	case "":
+		d.Type = TypeString
+	default:
+		return Errorf(InvalidArgument, "type %q is not one of string, number, boolean, array, object", d.Type)
+	}
+	d.check = nil
+	if p := bytes.TrimSpace(d.Pattern); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+		check, err := compilePattern(p)
+		if err != nil {
+			return err
+		}
+		d.check = check
+	}
+	if d.Default != nil {
+		if err := d.Check(d.Default); err != nil {
+			return Prefix("default", err)
+		}
+	}
+	return nil
+}
+
+func compilePattern(p json.RawMessage) (func(any) error, error) {
+	switch p[0] {
+	case '"':
+		var expr string
+		if err := json.Unmarshal(p, &expr); err != nil {
+			return nil, Errorf(InvalidArgument, "pattern is not a valid JSON string")
+		}
+		// rOCCI renders Ruby regexps as (?-mix:...); the flags are Ruby's
+		// defaults, so the body alone means the same in Go.
+		if strings.HasPrefix(expr, "(?-mix:") && strings.HasSuffix(expr, ")") {
+			expr = expr[len("(?-mix:") : len(expr)-1]
+		}
+		re, err := regexp.Compile(`^(?:` + expr + `)$`)
+		if err != nil {
+			return nil, Errorf(InvalidArgument, "pattern %q is not a valid regular expression: %v", expr, err)
+		}
+		return func(v any) error {
+			s, ok := v.(string)
+			if ok && !re.MatchString(s) {
+				return Errorf(InvalidArgument, "value %q does not match the pattern %q", s, expr)
+			}
+			return nil
+		}, nil
+	case '{':
+		schema, err := gojsonschema.NewSchema(gojsonschema.NewBytesLoader(p))
+		if err != nil {
+			return nil, Errorf(InvalidArgument, "pattern is not a valid JSON Schema: %v", err)
+		}
+		return func(v any) error {
+			res, err := schema.Validate(gojsonschema.NewGoLoader(v))
+			if err != nil {
+				return Errorf(InvalidArgument, "value cannot be checked against the pattern: %v", err)
+			}
+			if !res.Valid() {
+				msgs := make([]string, 0, len(res.Errors()))
+				for _, e := range res.Errors() {
+					msgs = append(msgs, e.Description())
+				}
+				return Errorf(InvalidArgument, "value %s does not satisfy the pattern: %s", shortJSON(v), strings.Join(msgs, "; "))
+			}
+			return nil
+		}, nil
+	default:
+		return nil, Errorf(InvalidArgument, "pattern must be a string (regular expression) or an object (JSON Schema)")
+	}
+}
+
+// Check validates a value against the definition's type and pattern.
+func (d *AttributeDef) Check(v any) error {
+	if err := checkType(d.Type, v); err != nil {
+		return err
+	}
+	if d.check != nil {
+		return d.check(v)
+	}
+	return nil
+}
+
+func checkType(t AttributeType, v any) error {
+	ok := false
+	switch t {
+	case TypeString, "":
+		_, ok = v.(string)
+	case TypeNumber:
+		ok = isNumber(v)
+	case TypeBoolean:
+		_, ok = v.(bool)
+	case TypeArray:
+		_, ok = v.([]any)
+	case TypeObject:
+		_, ok = v.(map[string]any)
+	}
+	if !ok {
+		return Errorf(InvalidArgument, "value %s is %s, want %s", shortJSON(v), typeName(v), t)
+	}
+	return nil
+}
+
+func isNumber(v any) bool {
+	switch n := v.(type) {
+	case float64:
+		return !math.IsNaN(n) && !math.IsInf(n, 0)
+	case float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return true
+	case json.Number:
+		_, err := n.Float64()
+		return err == nil
+	}
+	return false
+}
+
+func typeName(v any) string {
+	switch {
+	case v == nil:
+		return "null"
+	case isNumber(v):
+		return "a number"
+	}
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// shortJSON renders v for an error message, cut to a readable length so a
+// huge value cannot blow up a response.
+func shortJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	const max = 64
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
