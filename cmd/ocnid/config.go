@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/backends/dummy"
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/server"
+)
+
+// Config is ocnid's configuration file. Every field has a default, so an
+// empty file (or none) runs a server on loopback with the dummy provider.
+type Config struct {
+	// Listen is the address to serve on.
+	Listen string `yaml:"listen"`
+	// Data is the bbolt data file.
+	Data string `yaml:"data"`
+	// BodyLimit is the largest request body: a byte count, or a size with
+	// a unit (KiB, MiB, GiB, KB, MB, GB).
+	BodyLimit ByteSize `yaml:"body_limit"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// ShutdownTimeout bounds the graceful shutdown, in seconds.
+	ShutdownTimeout int `yaml:"shutdown_timeout"`
+	// Providers are the backend provider instances.
+	Providers []Provider `yaml:"providers"`
+	// Bindings bind kind ids to provider names. A binding made at runtime
+	// on the query interface is kept in the data file and wins.
+	Bindings map[string]string `yaml:"bindings"`
+}
+
+// Provider is one backend provider instance: a driver and its options.
+type Provider struct {
+	Name    string         `yaml:"name"`
+	Driver  string         `yaml:"driver"`
+	Options map[string]any `yaml:"options"`
+}
+
+// infrastructureKinds are bound to the first provider when the config
+// names no bindings.
+var infrastructureKinds = []string{occi.ComputeKindID, occi.NetworkKindID, occi.StorageKindID, occi.NetworkInterfaceID, occi.StorageLinkKindID}
+
+// DefaultConfig is the configuration with no file and no flags.
+func DefaultConfig() Config {
+	cfg := Config{
+		Listen:          "127.0.0.1:8090",
+		Data:            "./data/ocni.db",
+		BodyLimit:       server.DefaultBodyLimit,
+		LogLevel:        "info",
+		ShutdownTimeout: 10,
+		Providers:       []Provider{{Name: dummy.DriverName, Driver: dummy.DriverName}},
+	}
+	cfg.fillDefaultBindings()
+	return cfg
+}
+
+// fillDefaultBindings binds the infrastructure kinds to the first provider
+// when the configuration binds nothing.
+func (c *Config) fillDefaultBindings() {
+	if c.Bindings != nil || len(c.Providers) == 0 {
+		return
+	}
+	c.Bindings = make(map[string]string, len(infrastructureKinds))
+	for _, k := range infrastructureKinds {
+		c.Bindings[k] = c.Providers[0].Name
+	}
+}
+
+// LoadConfig reads a YAML file over the defaults. Unknown keys are errors:
+// a misspelt key silently ignored is a misconfigured server.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	// Bindings default from the providers the file declares, so they are
+	// filled in after decoding rather than merged with the defaults.
+	cfg.Bindings = nil
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.fillDefaultBindings()
+	return cfg, nil
+}
+
+// Validate checks the configuration as a whole, naming the bad field.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %q: want host:port (%v)", c.Listen, err)
+	}
+	if c.Data == "" {
+		return errors.New("config: data: the data file path is empty")
+	}
+	if c.BodyLimit <= 0 {
+		return fmt.Errorf("config: body_limit must be positive, got %d", c.BodyLimit)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("config: shutdown_timeout must be positive, got %d", c.ShutdownTimeout)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if len(c.Providers) == 0 {
+		return errors.New("config: providers: at least one provider is needed")
+	}
+	names := map[string]bool{}
+	for i, p := range c.Providers {
+		switch {
+		case p.Name == "":
+			return fmt.Errorf("config: providers[%d]: name is empty", i)
+		case names[p.Name]:
+			return fmt.Errorf("config: providers[%d]: name %q is used twice", i, p.Name)
+		}
+		if _, ok := backends.Lookup(p.Driver); !ok {
+			return fmt.Errorf("config: providers[%d] (%s): unknown driver %q (known: %s)", i, p.Name, p.Driver, strings.Join(backends.Names(), ", "))
+		}
+		names[p.Name] = true
+	}
+	for kind, p := range c.Bindings {
+		if err := occi.ValidID(kind); err != nil {
+			return fmt.Errorf("config: bindings: %q: %v", kind, err)
+		}
+		if !names[p] {
+			return fmt.Errorf("config: bindings: %s is bound to %q, which is not a configured provider", kind, p)
+		}
+	}
+	return nil
+}
+
+// ProviderNames lists the configured providers' names.
+func (c *Config) ProviderNames() []string {
+	out := make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// ByteSize is a size in bytes that YAML and flags may write with a unit.
+type ByteSize int64
+
+var units = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"B", 1},
+}
+
+// ParseByteSize reads "1048576", "1MiB", "512 KB".
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	factor := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, factor = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		return 0, fmt.Errorf("size %q: want a non-negative whole number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return ByteSize(n * factor), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// String implements flag.Value.
+func (b *ByteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+// Set implements flag.Value.
+func (b *ByteSize) Set(s string) error {
+	v, err := ParseByteSize(s)
+	if err == nil {
+		*b = v
+	}
+	return err
+}

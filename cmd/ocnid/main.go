@@ -1,0 +1,141 @@
+// Command ocnid is the ocni OCCI 1.2 server.
+//
+// It serves the OCCI HTTP protocol on one address, keeps its state in one
+// bbolt data file, and dispatches each kind to the backend provider it is
+// bound to. See README.rst for the configuration file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/server"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "ocnid:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends or SIGINT/SIGTERM arrives,
+// then shuts down gracefully. ready, when not nil, receives the address the
+// server listens on (tests listen on port 0).
+func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+	// Signals are caught from the start: a SIGTERM during start-up must
+	// still close the data file cleanly.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	db, err := registry.OpenDB(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	reg, err := registry.New(db, registry.Options{
+		Providers: cfg.ProviderNames(),
+		Defaults:  cfg.Bindings,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{Registry: reg, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("ocnid started", "version", server.Version, "listen", ln.Addr().String(), "data", cfg.Data, "providers", cfg.ProviderNames())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout)*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// parseFlags reads the flags; flags given explicitly override the config
+// file, which overrides the defaults.
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("ocnid", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	var over Config
+	fs.StringVar(&over.Listen, "listen", "", "address to listen on (default 127.0.0.1:8090)")
+	fs.StringVar(&over.Data, "data", "", "bbolt data file (default ./data/ocni.db)")
+	fs.Var(&over.BodyLimit, "body-limit", "largest request body, e.g. 1MiB (default 1MiB)")
+	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return cfg, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = over.Listen
+		case "data":
+			cfg.Data = over.Data
+		case "body-limit":
+			cfg.BodyLimit = over.BodyLimit
+		case "log-level":
+			cfg.LogLevel = over.LogLevel
+		}
+	})
+	return cfg, cfg.Validate()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("config: log_level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

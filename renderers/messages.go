@@ -1,0 +1,44 @@
+package renderers
+
+import "github.com/ocni/ocni/occi"
+
+// The messages codecs exchange besides the occi model types
+// (*occi.Resource, *occi.Link, *occi.ActionInvocation).
+
+// QueryInterface is the answer of GET /-/: categories and, as ocni's
+// extension, the provider bound to each kind.
+type QueryInterface struct {
+	Categories *occi.Categories
+	Bindings   map[string]string // kind id → provider
+}
+
+// CategoryRequest is the body of POST and PUT on /-/: categories to add or
+// replace, and kind → provider bindings to set.
+type CategoryRequest struct {
+	Categories occi.Categories
+	Bindings   []occi.Binding
+}
+
+// CategoryRefs names categories: the body of DELETE /-/ and of a filtering
+// GET /-/.
+type CategoryRefs struct {
+	IDs []string
+}
+
+// Collection is a list of entities.
+type Collection struct {
+	Resources []*occi.Resource
+	Links     []*occi.Link
+}
+
+// Locations is a list of entity locations: mixin membership, path listings
+// and the answer to a multiple create.
+type Locations []string
+
+// Problem is an error as a client reads it.
+type Problem struct {
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/renderers"
+)
+
+// The query interface's two addresses.
+const (
+	queryPath      = "/-/"
+	wellKnownQuery = "/.well-known/org/ogf/occi/-/"
+)
+
+func (s *Server) routes() {
+	for _, p := range []string{queryPath, wellKnownQuery} {
+		s.echo.GET(p, s.wrap(s.getCategories))
+		s.echo.HEAD(p, s.wrap(s.getCategories))
+		s.echo.POST(p, s.wrap(s.addCategories))
+		s.echo.PUT(p, s.wrap(s.replaceCategories))
+		s.echo.DELETE(p, s.wrap(s.removeCategories))
+	}
+}
+
+// requestedCategories gathers the categories a request names: ?category=
+// parameters, Category headers (the text rendering's filter) and a body in
+// the request's rendering (pyOCNI's filter and delete bodies).
+func requestedCategories(r *request) ([]string, error) {
+	ids := r.QueryParams()["category"]
+	for i, id := range ids {
+		if err := occi.ValidID(id); err != nil {
+			return nil, occi.Prefix("query parameter category["+strconv.Itoa(i)+"]", err)
+		}
+	}
+	fromHeader, err := renderers.ParseCategoryHeader(r.Request().Header.Values("Category"))
+	if err != nil {
+		return nil, err
+	}
+	ids = append(ids, fromHeader...)
+	if r.hasBody() {
+		var refs renderers.CategoryRefs
+		if err := r.decode(&refs); err != nil {
+			return nil, err
+		}
+		ids = append(ids, refs.IDs...)
+	}
+	return ids, nil
+}
+
+func queryInterface(snap *registry.Snapshot, cats *occi.Categories) *renderers.QueryInterface {
+	return &renderers.QueryInterface{Categories: cats, Bindings: snap.Bindings()}
+}
+
+// getCategories answers the query interface, whole or filtered. The ETag is
+// the registry's version, so clients and proxies can cache the model until
+// an operator changes it.
+func (s *Server) getCategories(r *request) (*reply, error) {
+	snap := s.reg.Snapshot()
+	ids, err := requestedCategories(r)
+	if err != nil {
+		return nil, err
+	}
+	cats := snap.All()
+	if len(ids) > 0 {
+		if cats, err = snap.Select(ids); err != nil {
+			return nil, err
+		}
+	}
+	etag := `"` + strconv.FormatUint(snap.Version(), 10) + `"`
+	h := http.Header{"Etag": {etag}, "Vary": {"Accept"}}
+	if len(ids) == 0 && etagMatches(r.Request().Header.Get("If-None-Match"), etag) {
+		return &reply{status: http.StatusNotModified, header: h}, nil
+	}
+	return &reply{status: http.StatusOK, body: queryInterface(snap, cats), header: h}, nil
+}
+
+func etagMatches(ifNoneMatch, etag string) bool {
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// addCategories registers user kinds, mixins and actions (and bindings).
+func (s *Server) addCategories(r *request) (*reply, error) {
+	return s.changeCategories(r, func(req *renderers.CategoryRequest) *registry.Change {
+		return &registry.Change{Add: req.Categories, Bind: req.Bindings}
+	})
+}
+
+// replaceCategories redefines runtime categories and sets bindings.
+func (s *Server) replaceCategories(r *request) (*reply, error) {
+	return s.changeCategories(r, func(req *renderers.CategoryRequest) *registry.Change {
+		return &registry.Change{Replace: req.Categories, Bind: req.Bindings}
+	})
+}
+
+func (s *Server) changeCategories(r *request, change func(*renderers.CategoryRequest) *registry.Change) (*reply, error) {
+	if !r.hasBody() {
+		return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the kinds, mixins, actions or providers to register")
+	}
+	var req renderers.CategoryRequest
+	if err := r.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Categories.Len() == 0 && len(req.Bindings) == 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "the request names no kind, mixin, action or provider binding")
+	}
+	if err := s.reg.Apply(r.Request().Context(), change(&req)); err != nil {
+		return nil, err
+	}
+	snap := s.reg.Snapshot()
+	ids := req.Categories.IDs()
+	for _, b := range req.Bindings {
+		ids = append(ids, b.Kind)
+	}
+	cats, err := snap.Select(ids)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: queryInterface(snap, cats)}, nil
+}
+
+// removeCategories removes runtime categories and answers with what was
+// removed.
+func (s *Server) removeCategories(r *request) (*reply, error) {
+	ids, err := requestedCategories(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "name the categories to remove, in the body or with ?category=")
+	}
+	before := s.reg.Snapshot()
+	if err := s.reg.Apply(r.Request().Context(), &registry.Change{Remove: ids}); err != nil {
+		return nil, err
+	}
+	removed, err := before.Select(ids)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: queryInterface(before, removed)}, nil
+}
