@@ -177,7 +177,7 @@ func validIDList(field string, ids []string) error {
 // and attribute definitions. References to other categories are checked by
 // the registry, which knows them.
 func (k *Kind) Validate() error {
-	if err := k.Category.validate(); err != nil {
+	if err := k.validate(); err != nil {
 		return err
 	}
 	if k.Parent == "" && k.ID() != EntityKindID {
@@ -201,7 +201,7 @@ func (k *Kind) Validate() error {
 
 // Validate checks the mixin on its own; see Kind.Validate.
 func (m *Mixin) Validate() error {
-	if err := m.Category.validate(); err != nil {
+	if err := m.validate(); err != nil {
 		return err
 	}
 	if err := validLocation(m.Location); err != nil {
@@ -226,7 +226,7 @@ func (m *Mixin) Validate() error {
 // Validate checks the action on its own. Action parameters are plain names
 // (method, name), so the occi. prefix rule does not apply to them.
 func (a *Action) Validate() error {
-	if err := a.Category.validate(); err != nil {
+	if err := a.validate(); err != nil {
 		return err
 	}
 	return a.Attributes.validate(true)

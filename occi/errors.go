@@ -79,7 +79,7 @@ func Errorf(code Code, format string, args ...any) *Error {
 	e := &Error{Code: code, Message: wrapped.Error()}
 	// fmt.Errorf wraps one cause per %w: one is the cause, several are
 	// joined so that errors.Is and errors.As reach every one of them.
-	switch w := wrapped.(type) {
+	switch w := wrapped.(type) { //nolint:errorlint // inspects fmt.Errorf's own result, not a chain
 	case interface{ Unwrap() error }:
 		e.Err = w.Unwrap()
 	case interface{ Unwrap() []error }:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ocni/ocni/occi"
 )
@@ -61,7 +62,7 @@ func OpenDB(path string) (*DB, error) {
 		}
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("data file %s is locked by another process (is another ocnid running?)", path)
 	}
 	if err != nil {

@@ -263,7 +263,7 @@ func decodeLocations(body []byte, m *Locations) error {
 	if err := unmarshal(body, &w); err != nil {
 		return err
 	}
-	*m = append(w.Locations, w.XOCCIStyle...)
+	*m = append(append(Locations{}, w.Locations...), w.XOCCIStyle...)
 	return nil
 }
 

@@ -134,8 +134,8 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
+				if perr, ok := p.(error); ok && errors.Is(perr, http.ErrAbortHandler) {
+					panic(p) // net/http's way to abort a response on purpose
 				}
 				s.log.Error("panic", "id", c.Get(keyRequestID), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				err = occi.Errorf(occi.Internal, "panic: %v", p)

@@ -102,7 +102,7 @@ func LoadConfig(path string) (Config, error) {
 // Validate checks the configuration as a whole, naming the bad field.
 func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("config: listen %q: want host:port (%v)", c.Listen, err)
+		return fmt.Errorf("config: listen %q: want host:port (%w)", c.Listen, err)
 	}
 	if c.Data == "" {
 		return errors.New("config: data: the data file path is empty")
@@ -134,7 +134,7 @@ func (c *Config) Validate() error {
 	}
 	for kind, p := range c.Bindings {
 		if err := occi.ValidID(kind); err != nil {
-			return fmt.Errorf("config: bindings: %q: %v", kind, err)
+			return fmt.Errorf("config: bindings: %q: %w", kind, err)
 		}
 		if !names[p] {
 			return fmt.Errorf("config: bindings: %s is bound to %q, which is not a configured provider", kind, p)
