@@ -254,3 +254,14 @@ func TestSIGTERM(t *testing.T) {
 		t.Errorf("no clean shutdown:\n%s", logs)
 	}
 }
+
+func TestExampleConfig(t *testing.T) {
+	cfg, err := parseFlags([]string{"-config", filepath.Join("..", "..", "examples", "ocnid.yaml")}, io.Discard)
+	if err != nil {
+		t.Fatalf("examples/ocnid.yaml: %v", err)
+	}
+	want := DefaultConfig()
+	if cfg.Listen != want.Listen || cfg.Data != want.Data || cfg.BodyLimit != want.BodyLimit || len(cfg.Providers) != 2 {
+		t.Errorf("examples/ocnid.yaml drifted from the defaults it documents: %+v", cfg)
+	}
+}
