@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xeipuuv/gojsonschema"
 )
@@ -104,7 +105,7 @@ func compilePattern(p json.RawMessage) (func(any) error, error) {
 		return func(v any) error {
 			s, ok := v.(string)
 			if ok && !re.MatchString(s) {
-				return Errorf(InvalidArgument, "value %q does not match the pattern %q", s, expr)
+				return Errorf(InvalidArgument, "value %s does not match the pattern %s", shortJSON(s), shortJSON(expr))
 			}
 			return nil
 		}, nil
@@ -167,11 +168,14 @@ func isNumber(v any) bool {
 	switch n := v.(type) {
 	case float64:
 		return !math.IsNaN(n) && !math.IsInf(n, 0)
-	case float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case float32:
+		return !math.IsNaN(float64(n)) && !math.IsInf(float64(n), 0)
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return true
 	case json.Number:
-		_, err := n.Float64()
-		return err == nil
+		// ParseFloat also reads "NaN" and "Inf", which JSON has not.
+		f, err := n.Float64()
+		return err == nil && json.Valid([]byte(n)) && !math.IsInf(f, 0)
 	}
 	return false
 }
@@ -204,8 +208,12 @@ func shortJSON(v any) string {
 		return fmt.Sprintf("%v", v)
 	}
 	const max = 64
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	if len(b) <= max {
+		return string(b)
 	}
-	return string(b)
+	n := max
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
 }

@@ -217,7 +217,7 @@ func buildBuiltins() *Categories {
 		&Mixin{
 			Category: Category{Scheme: ComputeMixinScheme, Term: "user_data", Title: "User Data"},
 			Applies:  []string{ComputeKindID},
-			Location: "/compute/user_data/",
+			Location: "/user_data/",
 			Attributes: Attributes{
 				"occi.compute.userdata": attr(TypeString, true, true, "Contextualisation data (e.g. cloud-init), base64-encoded"),
 			},
@@ -273,6 +273,27 @@ func mustValid(err error) {
 		panic("occi: invalid built-in category: " + err.Error())
 	}
 }
+
+// builtinAttributes maps every attribute name the OGF built-ins define to
+// its definition.
+var builtinAttributes = sync.OnceValue(func() map[string]*AttributeDef {
+	out := map[string]*AttributeDef{}
+	cs := buildBuiltins()
+	add := func(as Attributes) {
+		for n, d := range as {
+			if _, ok := out[n]; !ok {
+				out[n] = d
+			}
+		}
+	}
+	for _, k := range cs.Kinds {
+		add(k.Attributes)
+	}
+	for _, m := range cs.Mixins {
+		add(m.Attributes)
+	}
+	return out
+})
 
 // Builtins returns the OGF core and infrastructure categories and the CRTP
 // templates, validated and compiled. Callers share the returned values and

@@ -217,7 +217,7 @@ func (m *Mixin) Validate() error {
 	}
 	for _, d := range m.Depends {
 		if d == m.ID() {
-			return Errorf(InvalidArgument, "depends lists the mixin itself")
+			return Errorf(InvalidArgument, "depends lists the mixin %s itself", m.ID())
 		}
 	}
 	return m.Attributes.validate(m.IsOGF())
@@ -238,11 +238,20 @@ func (as Attributes) validate(ogf bool) error {
 		if !attrNameRE.MatchString(name) {
 			return Errorf(InvalidArgument, "attribute name %q is not valid: dot-separated parts of letters, digits, '_' and '-'", name)
 		}
-		if !ogf && strings.HasPrefix(name, reservedAttrPart) {
-			return Errorf(InvalidArgument, "attribute %q: the %q prefix is reserved for OGF categories; use a reverse-domain prefix such as com.example.", name, reservedAttrPart)
-		}
 		if def == nil {
 			return Errorf(InvalidArgument, "attribute %q: definition is null", name)
+		}
+		if !ogf && strings.HasPrefix(name, reservedAttrPart) {
+			// Provider templates (a resource_tpl "xlarge", an os_tpl)
+			// set defaults of OGF attributes; inventing new occi.
+			// attributes is what is reserved.
+			ogfDef, known := builtinAttributes()[name]
+			if !known {
+				return Errorf(InvalidArgument, "attribute %q: the %q prefix is reserved for OGF categories; use a reverse-domain prefix such as com.example.", name, reservedAttrPart)
+			}
+			if t := def.Type; t != "" && t != ogfDef.Type {
+				return Errorf(InvalidArgument, "attribute %q: redefined as %s, but OGF defines it as %s", name, t, ogfDef.Type)
+			}
 		}
 		if err := def.compile(); err != nil {
 			return Prefix("attribute "+name, err)

@@ -53,11 +53,16 @@ func (s AttributeSet) Create(values map[string]any) (map[string]any, error) {
 		}
 		out[name] = v
 	}
-	for name, def := range s {
+	for _, name := range sortedKeys(s) {
+		def := s[name]
 		if _, ok := out[name]; ok {
 			continue
 		}
 		if def.Default != nil {
+			// A mixin's default passes the first definer's rules too.
+			if err := def.Check(def.Default); err != nil {
+				return nil, Prefix("attribute "+name+" (default)", err)
+			}
 			out[name] = def.Default
 		} else if def.Required {
 			return nil, Errorf(InvalidArgument, "attribute %q is required", name)
