@@ -85,7 +85,12 @@ func (s *Set) ForResponse(accept string) (Codec, error) {
 	for _, c := range s.codecs {
 		q, spec := 0.0, -1
 		for _, r := range ranges {
-			if sp := r.matches(c.MediaType()); sp > spec {
+			sp := r.matches(c.MediaType())
+			// Plain JSON clients mean the OCCI JSON rendering.
+			if c.MediaType() == JSONMediaType && r.typ == "application" && r.sub == "json" {
+				sp = 2
+			}
+			if sp > spec {
 				q, spec = r.q, sp
 			}
 		}
@@ -94,11 +99,6 @@ func (s *Set) ForResponse(accept string) (Codec, error) {
 		}
 	}
 	if best == nil {
-		if plainJSONAccepted(ranges) {
-			if c, ok := s.byType[JSONMediaType]; ok {
-				return c, nil
-			}
-		}
 		return nil, occi.Errorf(occi.NotAcceptable, "no acceptable rendering for Accept %q; this server renders %s", accept, strings.Join(s.MediaTypes(), ", "))
 	}
 	return best, nil
@@ -141,21 +141,14 @@ func parseAccept(accept string) []mediaRange {
 		}
 		q := 1.0
 		if v, ok := params["q"]; ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
-				q = f
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				continue // an unreadable weight: ignore the range
 			}
+			q = f
 		}
 		out = append(out, mediaRange{typ: typ, sub: sub, q: q})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].q > out[j].q })
 	return out
-}
-
-func plainJSONAccepted(ranges []mediaRange) bool {
-	for _, r := range ranges {
-		if r.q > 0 && r.typ == "application" && r.sub == "json" {
-			return true
-		}
-	}
-	return false
 }

@@ -39,6 +39,11 @@ func ParseCategoryHeader(values []string) ([]string, error) {
 			if err := occi.ValidID(id); err != nil {
 				return nil, occi.Prefix("Category header", err)
 			}
+			// A '#' inside the term would make another category of the
+			// same characters: refuse rather than guess.
+			if s, t := occi.SplitID(id); s != scheme || t != term {
+				return nil, occi.Errorf(occi.InvalidArgument, "Category %q: the term must not contain '#'", strings.TrimSpace(item))
+			}
 			ids = append(ids, id)
 		}
 	}

@@ -43,6 +43,9 @@ func (JSON) Encode(h http.Header, w io.Writer, v any) error {
 	var out any
 	switch m := v.(type) {
 	case *QueryInterface:
+		if m.Categories == nil {
+			m = &QueryInterface{Categories: &occi.Categories{}, Bindings: m.Bindings}
+		}
 		q := queryInterfaceWire{
 			Kinds:   make([]kindWire, len(m.Categories.Kinds)),
 			Mixins:  m.Categories.Mixins,
@@ -99,8 +102,13 @@ func (JSON) Decode(_ http.Header, body []byte, v any) error {
 	if err := checkUTF8(body); err != nil {
 		return err
 	}
-	if err := schemas.Validate(name, body); err != nil {
-		return err
+	if _, isOne := v.(*Collection); isOne && looksSingle(body) {
+		name = ""
+	}
+	if name != "" {
+		if err := schemas.Validate(name, body); err != nil {
+			return err
+		}
 	}
 	var err error
 	switch m := v.(type) {
@@ -115,6 +123,13 @@ func (JSON) Decode(_ http.Header, body []byte, v any) error {
 	case *occi.ActionInvocation:
 		err = unmarshal(body, m)
 	case *Collection:
+		if one, isOne, derr := decodeSingle(body); isOne {
+			if derr == nil {
+				*m = *one
+			}
+			err = derr
+			break
+		}
 		var w struct {
 			Resources []*occi.Resource `json:"resources"`
 			Links     []*occi.Link     `json:"links"`
@@ -174,6 +189,46 @@ func unmarshal(body []byte, v any) error {
 		return occi.Errorf(occi.InvalidArgument, "the body cannot be read: %v", err)
 	}
 	return nil
+}
+
+// looksSingle reports whether a body meant as a collection is one entity:
+// an object with a "kind" member. Creation requests come both ways.
+func looksSingle(body []byte) bool {
+	var probe struct {
+		Kind *json.RawMessage `json:"kind"`
+	}
+	return json.Unmarshal(body, &probe) == nil && probe.Kind != nil
+}
+
+// decodeSingle decodes one resource or link (a link has a "target") as a
+// collection of one.
+func decodeSingle(body []byte) (*Collection, bool, error) {
+	if !looksSingle(body) {
+		return nil, false, nil
+	}
+	var probe struct {
+		Source *json.RawMessage `json:"source"`
+		Target *json.RawMessage `json:"target"`
+	}
+	_ = json.Unmarshal(body, &probe)
+	if probe.Target != nil || probe.Source != nil {
+		if err := schemas.Validate(schemas.Link, body); err != nil {
+			return nil, true, err
+		}
+		l := new(occi.Link)
+		if err := unmarshal(body, l); err != nil {
+			return nil, true, err
+		}
+		return &Collection{Links: []*occi.Link{l}}, true, nil
+	}
+	if err := schemas.Validate(schemas.Resource, body); err != nil {
+		return nil, true, err
+	}
+	r := new(occi.Resource)
+	if err := unmarshal(body, r); err != nil {
+		return nil, true, err
+	}
+	return &Collection{Resources: []*occi.Resource{r}}, true, nil
 }
 
 func decodeCategoryRequest(body []byte, m *CategoryRequest) error {

@@ -74,8 +74,7 @@ func TestValidDocuments(t *testing.T) {
 				"com.example.occi.templates.myosmixin": {"myattribute": "myvalue"}
 			},
 			"actions": ["http://schemas.ogf.org/occi/infrastructure/compute/action#start"],
-			"id": "urn:uuid:996ad860-2a9a-504f-8861-aeafd0b2ae29",
-			"links": ["/storage/22fe83ae-a20f-54fc-b436-cec85c94c5e8"]
+			"id": "urn:uuid:996ad860-2a9a-504f-8861-aeafd0b2ae29"
 		}`},
 		{Resource, "attribute values of every JSON type, null clears", `{"kind": "k#k", "attributes": {"a": null, "b": [1, "x"], "c": {"d": true}, "e": 1e400}}`},
 		{Resource, "inline link without source", `{"kind": "k#k", "title": "t", "summary": "s", "links": [{"kind": "l#l", "target": "/network/1"}]}`},
@@ -242,7 +241,12 @@ func TestInvalidDocuments(t *testing.T) {
 		{Resource, "mixins as a string", `{"kind": "k#k", "mixins": "m#m"}`,
 			[]string{"/mixins: must be an array, not a string"}},
 		{Resource, "inline link of the wrong type", `{"kind": "k#k", "links": [42]}`,
-			[]string{"/links/0: must be an object or a string, not a number"}},
+			[]string{"/links/0: must be an object, not a number"}},
+		// The spec's appendix lists links by location; in a request a link
+		// is created with its resource or at its own location, so a bare
+		// location is refused with a path rather than ignored.
+		{Resource, "link given by location", `{"kind": "k#k", "links": ["/storage/22fe83ae"]}`,
+			[]string{"/links/0: must be an object, not a string"}},
 		{Resource, "inline link without target", `{"kind": "k#k", "links": ["/l/1", {"kind": "l#l", "source": "/compute/1"}]}`,
 			[]string{`/links/1: missing required member "target"`}},
 		{Resource, "OCCI 1.1 location member", `{"kind": "k#k", "location": "/compute/1"}`,
