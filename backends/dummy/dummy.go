@@ -1,15 +1,670 @@
 // Package dummy is a backend that simulates a VIM in memory, for demos and
-// tests. It serves every kind.
+// tests. It serves every kind: computes, networks, storages and their links
+// get a state that the infrastructure actions move through the OCCI state
+// machines; other kinds are stored as they are, without state or actions.
+//
+// Options make it misbehave on purpose: latency slows every call, fail makes
+// operations fail before they change anything, fail_after makes them fail
+// after (the answer is lost, the change is not), exit_after kills the process
+// right after an operation, and state_file keeps the simulated VIM on disk so
+// that it outlives the server, as a real VIM does.
 package dummy
 
-import "github.com/ocni/ocni/backends"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/occi"
+)
 
 // DriverName is the name provider configurations use for this driver.
 const DriverName = "dummy"
+
+// The operations that the fail, fail_after and exit_after options name.
+const (
+	opCreate   = "create"
+	opRetrieve = "retrieve"
+	opUpdate   = "update"
+	opDelete   = "delete"
+	opAction   = "action"
+	opList     = "list"
+)
+
+var operations = []string{opCreate, opRetrieve, opUpdate, opDelete, opAction, opList}
+
+// ExitCode is the status the process exits with after an operation named in
+// the exit_after option.
+const ExitCode = 3
+
+// The attribute the VIM assigns to network interfaces.
+const attrMAC = "occi.networkinterface.mac"
 
 func init() {
 	backends.Register(&backends.Driver{
 		Name:        DriverName,
 		Description: "in-memory simulation of a VIM, for demos and tests",
+		Options: []backends.Option{
+			{
+				Name: "latency", Type: backends.Duration, Default: time.Duration(0),
+				Help: "how long every call takes (e.g. 200ms); a call gives up with Unavailable when its request is cancelled",
+			},
+			{
+				Name: "fail", Type: backends.Strings,
+				Help: "operations (" + strings.Join(operations, ", ") + ") that fail with Unavailable before changing anything",
+			},
+			{
+				Name: "fail_after", Type: backends.Strings,
+				Help: "operations that change the simulated VIM and then fail with Unavailable, as when the VIM's answer is lost",
+			},
+			{
+				Name: "exit_after", Type: backends.Strings,
+				Help: fmt.Sprintf("operations after which the whole process exits at once with status %d, once the change is saved; "+
+					"simulates a crash between the VIM call and the server's commit; for crash tests only", ExitCode),
+			},
+			{
+				Name: "state_file", Type: backends.String, Default: "",
+				Help: "JSON file the simulated VIM is loaded from and saved to after every change, so that it outlives the server; empty keeps it in memory only",
+			},
+		},
+		New: New,
 	})
+}
+
+// family is what the simulated VIM knows of one infrastructure kind: the
+// attribute holding its state, the state it is created in and its actions.
+type family struct {
+	kind      string
+	stateAttr string
+	initial   string
+	actions   map[string]transition
+}
+
+// transition is one action: the states it is allowed from and the state it
+// leads to; an empty to keeps the state.
+type transition struct {
+	from []string
+	to   string
+}
+
+var families = []*family{
+	{
+		kind: occi.ComputeKindID, stateAttr: "occi.compute.state", initial: "active",
+		actions: map[string]transition{
+			occi.ComputeActionScheme + "start":   {from: []string{"inactive", "suspended"}, to: "active"},
+			occi.ComputeActionScheme + "stop":    {from: []string{"active", "suspended"}, to: "inactive"},
+			occi.ComputeActionScheme + "restart": {from: []string{"active"}, to: "active"},
+			occi.ComputeActionScheme + "suspend": {from: []string{"active"}, to: "suspended"},
+			occi.ComputeActionScheme + "save":    {from: []string{"active", "inactive", "suspended"}},
+		},
+	},
+	{
+		kind: occi.NetworkKindID, stateAttr: "occi.network.state", initial: "active",
+		actions: map[string]transition{
+			occi.NetworkActionScheme + "up":   {from: []string{"inactive", "error"}, to: "active"},
+			occi.NetworkActionScheme + "down": {from: []string{"active", "error"}, to: "inactive"},
+		},
+	},
+	{
+		kind: occi.StorageKindID, stateAttr: "occi.storage.state", initial: "online",
+		actions: map[string]transition{
+			occi.StorageActionScheme + "online":  {from: []string{"offline", "error"}, to: "online"},
+			occi.StorageActionScheme + "offline": {from: []string{"online", "error"}, to: "offline"},
+		},
+	},
+	{kind: occi.NetworkInterfaceID, stateAttr: "occi.networkinterface.state", initial: "active"},
+	{kind: occi.StorageLinkKindID, stateAttr: "occi.storagelink.state", initial: "active"},
+}
+
+// familyOf returns the family of an object's kind, or nil for kinds the
+// simulation gives no state.
+func familyOf(o *backends.Object) *family {
+	for _, f := range families {
+		if o.Is(f.kind) {
+			return f
+		}
+	}
+	return nil
+}
+
+// Capabilities of every dummy provider: any kind, every infrastructure action.
+func capabilities() backends.Capabilities {
+	var actions []string
+	for _, f := range families {
+		for a := range f.actions {
+			actions = append(actions, a)
+		}
+	}
+	sort.Strings(actions)
+	return backends.Capabilities{Actions: actions}
+}
+
+// entry is one object on the simulated VIM. Entries are never modified once
+// stored: a change stores a new entry, so that the old one can be put back.
+type entry struct {
+	obj *backends.Object
+	// saved lists the names the compute was saved under by the save action.
+	saved []string
+}
+
+// Provider is a simulated VIM. It is safe for concurrent use.
+type Provider struct {
+	name      string
+	latency   time.Duration
+	fail      map[string]bool
+	failAfter map[string]bool
+	exitAfter map[string]bool
+	stateFile string
+	caps      backends.Capabilities
+
+	mu      sync.Mutex
+	objects map[string]*entry
+	closed  bool
+}
+
+var _ backends.Provider = (*Provider)(nil)
+
+// New builds a dummy provider from validated options; it loads the state
+// file when one is configured and exists.
+func New(name string, opts backends.Options) (backends.Provider, error) {
+	p := &Provider{
+		name:      name,
+		latency:   opts.Duration("latency"),
+		stateFile: opts.String("state_file"),
+		caps:      capabilities(),
+		objects:   map[string]*entry{},
+	}
+	if p.latency < 0 {
+		return nil, fmt.Errorf("option latency: %s is negative", p.latency)
+	}
+	var err error
+	if p.fail, err = operationSet("fail", opts.Strings("fail")); err != nil {
+		return nil, err
+	}
+	if p.failAfter, err = operationSet("fail_after", opts.Strings("fail_after")); err != nil {
+		return nil, err
+	}
+	if p.exitAfter, err = operationSet("exit_after", opts.Strings("exit_after")); err != nil {
+		return nil, err
+	}
+	if p.stateFile != "" {
+		if err := p.load(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func operationSet(option string, names []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, n := range names {
+		if !slices.Contains(operations, n) {
+			return nil, fmt.Errorf("option %s: unknown operation %q (known: %s)", option, n, strings.Join(operations, ", "))
+		}
+		set[n] = true
+	}
+	return set, nil
+}
+
+// Capabilities implements backends.Provider.
+func (p *Provider) Capabilities() backends.Capabilities {
+	return backends.Capabilities{Kinds: slices.Clone(p.caps.Kinds), Actions: slices.Clone(p.caps.Actions)}
+}
+
+// begin is the start of every call: it gives up at once on a done context,
+// waits the configured latency, and simulates a failure when asked to.
+func (p *Provider) begin(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return p.unavailable(op, err)
+	}
+	if p.latency > 0 {
+		timer := time.NewTimer(p.latency)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return p.unavailable(op, ctx.Err())
+		case <-timer.C:
+		}
+	}
+	if p.fail[op] {
+		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure", p.name, op)
+	}
+	return nil
+}
+
+func (p *Provider) unavailable(op string, err error) error {
+	return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: %w", p.name, op, err)
+}
+
+// lock takes the provider's lock, unless it is closed.
+func (p *Provider) lock(op string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: provider is closed", p.name, op)
+	}
+	return nil
+}
+
+// done ends an operation that succeeded on the simulated VIM: the process
+// exits when exit_after names it, and the answer is lost when fail_after
+// does. It is called with the lock held, after the state is saved.
+func (p *Provider) done(op string) error {
+	if p.exitAfter[op] {
+		os.Exit(ExitCode)
+	}
+	if p.failAfter[op] {
+		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure after the change", p.name, op)
+	}
+	return nil
+}
+
+// store replaces the entry of id (nil deletes it) and saves the state; when
+// saving fails the previous entry is put back. It is called with the lock
+// held.
+func (p *Provider) store(op, id string, e *entry) error {
+	prev, existed := p.objects[id]
+	if e == nil {
+		delete(p.objects, id)
+	} else {
+		p.objects[id] = e
+	}
+	if p.stateFile == "" {
+		return nil
+	}
+	if err := p.save(); err != nil {
+		if existed {
+			p.objects[id] = prev
+		} else {
+			delete(p.objects, id)
+		}
+		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: %w", p.name, op, err)
+	}
+	return nil
+}
+
+func (p *Provider) notFound(o *backends.Object) error {
+	return occi.Errorf(occi.NotFound, "dummy provider %s: no object %s", p.name, o.ID)
+}
+
+// observed returns what the VIM decides for an object: its state, and the
+// MAC address of a network interface.
+func observed(e *entry) map[string]any {
+	out := map[string]any{}
+	f := familyOf(e.obj)
+	if f == nil {
+		return out
+	}
+	if s, ok := e.obj.Attributes[f.stateAttr]; ok {
+		out[f.stateAttr] = s
+	}
+	if f.kind == occi.NetworkInterfaceID {
+		if mac, ok := e.obj.Attributes[attrMAC]; ok {
+			out[attrMAC] = mac
+		}
+	}
+	return out
+}
+
+func stateOf(e *entry, f *family) string {
+	s, _ := e.obj.Attributes[f.stateAttr].(string)
+	return s
+}
+
+// Create implements backends.Provider. The object starts in its family's
+// initial state; a network interface without a MAC address gets a locally
+// administered one.
+func (p *Provider) Create(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	if err := p.begin(ctx, opCreate); err != nil {
+		return nil, err
+	}
+	if err := p.lock(opCreate); err != nil {
+		return nil, err
+	}
+	defer p.mu.Unlock()
+	if _, ok := p.objects[o.ID]; ok {
+		return nil, occi.Errorf(occi.AlreadyExists, "dummy provider %s: object %s already exists", p.name, o.ID)
+	}
+	e := &entry{obj: o.Clone()}
+	decided := map[string]any{}
+	if f := familyOf(e.obj); f != nil {
+		e.obj.Attributes[f.stateAttr] = f.initial
+		decided[f.stateAttr] = f.initial
+		if f.kind == occi.NetworkInterfaceID {
+			if given, _ := e.obj.Attributes[attrMAC].(string); given == "" {
+				mac, err := newMAC()
+				if err != nil {
+					return nil, occi.Errorf(occi.Internal, "dummy provider %s: create %s: %w", p.name, o.ID, err)
+				}
+				e.obj.Attributes[attrMAC] = mac
+				decided[attrMAC] = mac
+			}
+		}
+	}
+	if err := p.store(opCreate, o.ID, e); err != nil {
+		return nil, err
+	}
+	if err := p.done(opCreate); err != nil {
+		return nil, err
+	}
+	return decided, nil
+}
+
+// Retrieve implements backends.Provider.
+func (p *Provider) Retrieve(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	if err := p.begin(ctx, opRetrieve); err != nil {
+		return nil, err
+	}
+	if err := p.lock(opRetrieve); err != nil {
+		return nil, err
+	}
+	defer p.mu.Unlock()
+	e, ok := p.objects[o.ID]
+	if !ok {
+		return nil, p.notFound(o)
+	}
+	if err := p.done(opRetrieve); err != nil {
+		return nil, err
+	}
+	return observed(e), nil
+}
+
+// Update implements backends.Provider: the stored attributes and mixins
+// become o's, except the state and MAC address, which the VIM owns.
+func (p *Provider) Update(ctx context.Context, _, o *backends.Object) (map[string]any, error) {
+	if err := p.begin(ctx, opUpdate); err != nil {
+		return nil, err
+	}
+	if err := p.lock(opUpdate); err != nil {
+		return nil, err
+	}
+	defer p.mu.Unlock()
+	cur, ok := p.objects[o.ID]
+	if !ok {
+		return nil, p.notFound(o)
+	}
+	n := &entry{obj: cur.obj.Clone(), saved: cur.saved}
+	in := o.Clone()
+	n.obj.Mixins = in.Mixins
+	n.obj.Attributes = in.Attributes
+	if f := familyOf(cur.obj); f != nil {
+		owned := []string{f.stateAttr}
+		if f.kind == occi.NetworkInterfaceID {
+			owned = append(owned, attrMAC)
+		}
+		for _, a := range owned {
+			if v, ok := cur.obj.Attributes[a]; ok {
+				n.obj.Attributes[a] = v
+			} else {
+				delete(n.obj.Attributes, a)
+			}
+		}
+	}
+	if err := p.store(opUpdate, o.ID, n); err != nil {
+		return nil, err
+	}
+	if err := p.done(opUpdate); err != nil {
+		return nil, err
+	}
+	return observed(n), nil
+}
+
+// Delete implements backends.Provider.
+func (p *Provider) Delete(ctx context.Context, o *backends.Object) error {
+	if err := p.begin(ctx, opDelete); err != nil {
+		return err
+	}
+	if err := p.lock(opDelete); err != nil {
+		return err
+	}
+	defer p.mu.Unlock()
+	if _, ok := p.objects[o.ID]; !ok {
+		return p.notFound(o)
+	}
+	if err := p.store(opDelete, o.ID, nil); err != nil {
+		return err
+	}
+	return p.done(opDelete)
+}
+
+// Action implements backends.Provider. A transition the current state does
+// not allow is a FailedPrecondition; save keeps the state and records the
+// name the compute was saved under.
+func (p *Provider) Action(ctx context.Context, o *backends.Object, action string, params map[string]any) (map[string]any, error) {
+	if err := p.begin(ctx, opAction); err != nil {
+		return nil, err
+	}
+	if err := p.lock(opAction); err != nil {
+		return nil, err
+	}
+	defer p.mu.Unlock()
+	cur, ok := p.objects[o.ID]
+	if !ok {
+		return nil, p.notFound(o)
+	}
+	f := familyOf(cur.obj)
+	var tr transition
+	if f != nil {
+		tr, ok = f.actions[action]
+	}
+	if f == nil || !ok {
+		return nil, occi.Errorf(occi.Unimplemented, "dummy provider %s: action %s is not implemented for kind %s", p.name, action, cur.obj.Kind)
+	}
+	state := stateOf(cur, f)
+	if !slices.Contains(tr.from, state) {
+		return nil, occi.Errorf(occi.FailedPrecondition, "cannot %s %s %s: it is %s", actionTerm(action), term(f.kind), o.ID, state)
+	}
+	n := &entry{obj: cur.obj.Clone(), saved: slices.Clone(cur.saved)}
+	if tr.to != "" {
+		n.obj.Attributes[f.stateAttr] = tr.to
+	}
+	if action == occi.ComputeActionScheme+"save" {
+		name, _ := params["name"].(string)
+		if name == "" {
+			suffix, err := randomHex(4)
+			if err != nil {
+				return nil, occi.Errorf(occi.Internal, "dummy provider %s: save %s: %w", p.name, o.ID, err)
+			}
+			name = o.ID + "-" + suffix
+		}
+		n.saved = append(n.saved, name)
+	}
+	if err := p.store(opAction, o.ID, n); err != nil {
+		return nil, err
+	}
+	if err := p.done(opAction); err != nil {
+		return nil, err
+	}
+	return observed(n), nil
+}
+
+func actionTerm(id string) string {
+	if i := strings.LastIndexByte(id, '#'); i >= 0 {
+		return id[i+1:]
+	}
+	return id
+}
+
+func term(kindID string) string { return actionTerm(kindID) }
+
+// List implements backends.Provider: the ids of every object, sorted.
+func (p *Provider) List(ctx context.Context) ([]string, error) {
+	if err := p.begin(ctx, opList); err != nil {
+		return nil, err
+	}
+	if err := p.lock(opList); err != nil {
+		return nil, err
+	}
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.objects))
+	for id := range p.objects {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if err := p.done(opList); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// Close implements backends.Provider. Calls after Close fail with
+// Unavailable; the state file, if any, is already up to date.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return nil
+}
+
+// Saved returns the names the object was saved under by the save action, for
+// tests and demos.
+func (p *Provider) Saved(id string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.objects[id]; ok {
+		return slices.Clone(e.saved)
+	}
+	return nil
+}
+
+func newMAC() (string, error) {
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	// 02 is a locally administered, unicast first octet.
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4]), nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// The state file.
+
+const stateVersion = 1
+
+type stateDoc struct {
+	Version int                `json:"version"`
+	Objects map[string]*record `json:"objects"`
+}
+
+// record is an entry as saved in the state file.
+type record struct {
+	ID         string         `json:"id"`
+	Location   string         `json:"location,omitempty"`
+	Kind       string         `json:"kind"`
+	Ancestors  []string       `json:"ancestors,omitempty"`
+	Mixins     []string       `json:"mixins,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Source     string         `json:"source,omitempty"`
+	SourceKind string         `json:"source_kind,omitempty"`
+	Target     string         `json:"target,omitempty"`
+	TargetKind string         `json:"target_kind,omitempty"`
+	Saved      []string       `json:"saved,omitempty"`
+}
+
+// load reads the state file; a missing or empty file is an empty VIM.
+func (p *Provider) load() error {
+	data, err := os.ReadFile(p.stateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", p.stateFile, err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	var doc stateDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("state file %s is corrupt: %w", p.stateFile, err)
+	}
+	if doc.Version != stateVersion {
+		return fmt.Errorf("state file %s: version %d, this driver reads version %d", p.stateFile, doc.Version, stateVersion)
+	}
+	for id, r := range doc.Objects {
+		if r == nil || r.ID != id {
+			return fmt.Errorf("state file %s is corrupt: object %q does not match its key", p.stateFile, id)
+		}
+		o := &backends.Object{
+			ID: r.ID, Location: r.Location, Kind: r.Kind, Ancestors: r.Ancestors, Mixins: r.Mixins,
+			Attributes: r.Attributes, Source: r.Source, SourceKind: r.SourceKind, Target: r.Target, TargetKind: r.TargetKind,
+		}
+		if o.Attributes == nil {
+			o.Attributes = map[string]any{}
+		}
+		p.objects[id] = &entry{obj: o, saved: r.Saved}
+	}
+	return nil
+}
+
+// save writes the state file atomically: a temporary file in the same
+// directory, synced, renamed over the old one, and the directory synced.
+// It is called with the lock held.
+func (p *Provider) save() error {
+	doc := stateDoc{Version: stateVersion, Objects: make(map[string]*record, len(p.objects))}
+	for id, e := range p.objects {
+		o := e.obj
+		doc.Objects[id] = &record{
+			ID: o.ID, Location: o.Location, Kind: o.Kind, Ancestors: o.Ancestors, Mixins: o.Mixins,
+			Attributes: o.Attributes, Source: o.Source, SourceKind: o.SourceKind, Target: o.Target, TargetKind: o.TargetKind,
+			Saved: e.saved,
+		}
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	dir, base := filepath.Split(p.stateFile)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving state file %s: %w", p.stateFile, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("saving state file %s: %w", p.stateFile, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("saving state file %s: %w", p.stateFile, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving state file %s: %w", p.stateFile, err)
+	}
+	if err := os.Rename(tmp.Name(), p.stateFile); err != nil {
+		return fmt.Errorf("saving state file %s: %w", p.stateFile, err)
+	}
+	committed = true
+	// The rename is durable once the directory is synced; some systems
+	// cannot sync a directory, and the file itself is complete anyway.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
 }
