@@ -21,8 +21,8 @@ type Change struct {
 	Bind    []occi.Binding  // kind → provider bindings to set
 }
 
-// InUseFunc reports whether entities still use a kind or mixin, for the rule
-// that a kind in use cannot be removed. It receives the ids being removed
+// InUseFunc reports whether entities still use a kind, for the rule that a
+// kind in use cannot be removed. It receives the ids being removed
 // and returns a description of the first one in use ("" when none is).
 type InUseFunc func(ctx context.Context, ids []string) (string, error)
 
@@ -33,7 +33,7 @@ type Options struct {
 	// Defaults are the bindings in force for kinds the data file binds to
 	// nothing (the config file's bindings).
 	Defaults map[string]string
-	// InUse, when set, guards the removal of kinds and mixins.
+	// InUse, when set, guards the removal of kinds.
 	InUse InUseFunc
 	// Logger receives warnings about the data file; slog.Default if nil.
 	Logger *slog.Logger
@@ -128,6 +128,26 @@ func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
 // Providers returns the provider names bindings may name.
 func (r *Registry) Providers() []string { return slices.Clone(r.opts.Providers) }
 
+// Check reports whether a change would be applied, without applying it.
+func (r *Registry) Check(ctx context.Context, ch *Change) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.snap.Load()
+	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
+		return err
+	}
+	_, err := r.build(cur, ch, nil)
+	return err
+}
+
+// SetInUse installs the check that keeps kinds in use from being removed;
+// the engine, built after the registry, provides it.
+func (r *Registry) SetInUse(f InUseFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.InUse = f
+}
+
 // Apply validates a change against the state it would produce, commits it to
 // the data file and publishes it. On any error nothing changes.
 func (r *Registry) Apply(ctx context.Context, ch *Change) error {
@@ -137,10 +157,8 @@ func (r *Registry) Apply(ctx context.Context, ch *Change) error {
 		return occi.Errorf(occi.Unavailable, "request cancelled: %w", err)
 	}
 	cur := r.snap.Load()
-	if len(ch.Remove) > 0 && r.opts.InUse != nil {
-		if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
-			return err
-		}
+	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
+		return err
 	}
 	next, err := r.build(cur, ch, nil)
 	if err != nil {
@@ -163,10 +181,15 @@ func (r *Registry) Apply(ctx context.Context, ch *Change) error {
 	return nil
 }
 
+// checkNotInUse refuses to remove a kind that entities still have. (A
+// mixin's associations are dropped by the caller before it goes.)
 func (r *Registry) checkNotInUse(ctx context.Context, cur *Snapshot, ids []string) error {
+	if r.opts.InUse == nil {
+		return nil
+	}
 	var guarded []string
 	for _, id := range ids {
-		if c, ok := cur.ClassOf(id); ok && c != ClassAction {
+		if c, ok := cur.ClassOf(id); ok && c == ClassKind {
 			guarded = append(guarded, id)
 		}
 	}

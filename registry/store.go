@@ -23,7 +23,21 @@ var (
 	bucketCategories = []byte("categories") // category id → categoryRecord (JSON)
 	bucketBindings   = []byte("bindings")   // kind id → provider name
 
-	allBuckets = [][]byte{bucketMeta, bucketCategories, bucketBindings}
+	// Entities and their indexes. An index key is the indexed value, a NUL
+	// and the entity's location; values are empty. Indexes are written in
+	// the same transaction as the entity.
+	bucketEntities = []byte("entities")   // location → Entity (JSON)
+	bucketByID     = []byte("idx-id")     // entity id → location
+	bucketByKind   = []byte("idx-kind")   // kind id \0 location
+	bucketByMixin  = []byte("idx-mixin")  // mixin id \0 location
+	bucketBySource = []byte("idx-source") // source location \0 link location
+	bucketByTarget = []byte("idx-target") // target location \0 link location
+	bucketIntents  = []byte("intents")    // location → Intent (JSON): backend calls in flight
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketCategories, bucketBindings,
+		bucketEntities, bucketByID, bucketByKind, bucketByMixin, bucketBySource, bucketByTarget, bucketIntents,
+	}
 
 	keySchemaVersion = []byte("schema-version")
 )
@@ -68,6 +82,9 @@ func OpenDB(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
+	// Concurrent writers share one fsync through Batch; a short delay keeps
+	// a lone writer fast while still gathering a burst.
+	b.MaxBatchDelay = 2 * time.Millisecond
 	db := &DB{bolt: b, path: path}
 	if err := b.Update(db.initLayout); err != nil {
 		_ = b.Close()

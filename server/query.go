@@ -24,6 +24,7 @@ func (s *Server) routes() {
 		s.echo.PUT(p, s.wrap(s.replaceCategories))
 		s.echo.DELETE(p, s.wrap(s.removeCategories))
 	}
+	s.echo.Any("/*", s.wrap(s.dispatch))
 }
 
 // requestedCategories gathers the categories a request names: ?category=
@@ -139,7 +140,23 @@ func (s *Server) removeCategories(r *request) (*reply, error) {
 		return nil, occi.Errorf(occi.InvalidArgument, "name the categories to remove, in the body or with ?category=")
 	}
 	before := s.reg.Snapshot()
-	if err := s.reg.Apply(r.Request().Context(), &registry.Change{Remove: ids}); err != nil {
+	change := &registry.Change{Remove: ids}
+	// A user mixin removed from the model loses its associations first;
+	// the change is checked before, so that a refused removal changes
+	// nothing.
+	if err := s.reg.Check(r.Request().Context(), change); err != nil {
+		return nil, err
+	}
+	var mixins []string
+	for _, id := range ids {
+		if _, ok := before.Mixin(id); ok {
+			mixins = append(mixins, id)
+		}
+	}
+	if err := s.engine.DissociateAll(r.Request().Context(), mixins); err != nil {
+		return nil, err
+	}
+	if err := s.reg.Apply(r.Request().Context(), change); err != nil {
 		return nil, err
 	}
 	removed, err := before.Select(ids)

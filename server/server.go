@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/renderers"
@@ -31,6 +32,8 @@ const DefaultBodyLimit = 1 << 20
 // Config wires a Server.
 type Config struct {
 	Registry *registry.Registry
+	// Engine runs entity operations.
+	Engine *engine.Engine
 	// Codecs are the renderings spoken; the JSON rendering alone if nil.
 	Codecs *renderers.Set
 	// BodyLimit is the largest request body in bytes; DefaultBodyLimit if 0.
@@ -43,6 +46,7 @@ type Config struct {
 type Server struct {
 	echo   *echo.Echo
 	reg    *registry.Registry
+	engine *engine.Engine
 	codecs *renderers.Set
 	limit  int64
 	log    *slog.Logger
@@ -54,6 +58,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		echo:   echo.New(),
 		reg:    cfg.Registry,
+		engine: cfg.Engine,
 		codecs: cfg.Codecs,
 		limit:  cfg.BodyLimit,
 		log:    cfg.Logger,

@@ -15,6 +15,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/backends/dummy"
+	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
 )
@@ -22,12 +25,15 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 type fixture struct {
-	t    *testing.T
-	srv  *Server
-	reg  *registry.Registry
-	db   *registry.DB
-	path string
-	logs *bytes.Buffer
+	t               *testing.T
+	srv             *Server
+	reg             *registry.Registry
+	eng             *engine.Engine
+	db              *registry.DB
+	providers       map[string]backends.Provider
+	providerOptions map[string]any
+	path            string
+	logs            *bytes.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -50,14 +56,30 @@ func (f *fixture) open() {
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	reg, err := registry.New(db, registry.Options{
 		Providers: []string{"dummy", "lab"},
-		Defaults:  map[string]string{occi.ComputeKindID: "dummy", occi.StorageKindID: "dummy"},
-		Logger:    logger,
+		Defaults: map[string]string{
+			occi.ComputeKindID: "dummy", occi.StorageKindID: "dummy", occi.NetworkKindID: "dummy",
+			occi.NetworkInterfaceID: "dummy", occi.StorageLinkKindID: "dummy",
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	if f.providers == nil {
+		// The providers are the VIM: they outlive a restart of the server.
+		f.providers = map[string]backends.Provider{}
+		for _, name := range []string{"dummy", "lab"} {
+			p, err := backends.Open(name, dummy.DriverName, f.providerOptions)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.providers[name] = p
+		}
+	}
 	f.db, f.reg = db, reg
-	f.srv = New(Config{Registry: reg, BodyLimit: 64 << 10, Logger: logger})
+	f.eng = engine.New(reg, db, engine.Options{Providers: f.providers, MaxPage: 50, Logger: logger})
+	reg.SetInUse(f.eng.InUse)
+	f.srv = New(Config{Registry: reg, Engine: f.eng, BodyLimit: 64 << 10, Logger: logger})
 }
 
 func (f *fixture) restart() {
@@ -476,7 +498,7 @@ func BenchmarkQueryInterface(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := New(Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := New(Config{Registry: reg, Engine: engine.New(reg, db, engine.Options{}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, bc := range []struct{ name, path string }{
 		{"all", "/-/"},
 		{"filtered", "/-/?category=" + escape(computeID)},

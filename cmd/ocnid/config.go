@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/backends/dummy"
+	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/server"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// ShutdownTimeout bounds the graceful shutdown, in seconds.
 	ShutdownTimeout int `yaml:"shutdown_timeout"`
+	// MaxPage is the largest page (?number=) a listing may ask for.
+	MaxPage int `yaml:"max_page"`
 	// Providers are the backend provider instances.
 	Providers []Provider `yaml:"providers"`
 	// Bindings bind kind ids to provider names. A binding made at runtime
@@ -58,6 +61,7 @@ func DefaultConfig() Config {
 		BodyLimit:       server.DefaultBodyLimit,
 		LogLevel:        "info",
 		ShutdownTimeout: 10,
+		MaxPage:         engine.DefaultMaxPage,
 		Providers:       []Provider{{Name: dummy.DriverName, Driver: dummy.DriverName}},
 	}
 	cfg.fillDefaultBindings()
@@ -112,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("config: shutdown_timeout must be positive, got %d", c.ShutdownTimeout)
+	}
+	if c.MaxPage <= 0 {
+		return fmt.Errorf("config: max_page must be positive, got %d", c.MaxPage)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

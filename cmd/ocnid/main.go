@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocni/ocni/backends"
+	_ "github.com/ocni/ocni/backends/dummy" // the default driver
+	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/server"
 )
@@ -59,7 +62,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{Registry: reg, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
+	providers, err := openProviders(cfg.Providers)
+	defer closeProviders(providers, logger)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(reg, db, engine.Options{Providers: providers, MaxPage: cfg.MaxPage, Logger: logger})
+	reg.SetInUse(eng.InUse)
+	rep, err := eng.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
+	srv := server.New(server.Config{Registry: reg, Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -130,6 +145,28 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		}
 	})
 	return cfg, cfg.Validate()
+}
+
+// openProviders builds the configured providers; on error it returns those
+// built so far, for closing.
+func openProviders(cfgs []Provider) (map[string]backends.Provider, error) {
+	out := make(map[string]backends.Provider, len(cfgs))
+	for _, pc := range cfgs {
+		p, err := backends.Open(pc.Name, pc.Driver, pc.Options)
+		if err != nil {
+			return out, fmt.Errorf("config: %w", err)
+		}
+		out[pc.Name] = p
+	}
+	return out, nil
+}
+
+func closeProviders(providers map[string]backends.Provider, logger *slog.Logger) {
+	for name, p := range providers {
+		if err := p.Close(); err != nil {
+			logger.Warn("closing provider", "provider", name, "error", err.Error())
+		}
+	}
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -226,10 +228,7 @@ func TestSIGTERM(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ocnid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	logs := &syncBuffer{}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "ocni.db"))
 	cmd.Stderr = logs
@@ -263,5 +262,107 @@ func TestExampleConfig(t *testing.T) {
 	want := DefaultConfig()
 	if cfg.Listen != want.Listen || cfg.Data != want.Data || cfg.BodyLimit != want.BodyLimit || len(cfg.Providers) != 2 {
 		t.Errorf("examples/ocnid.yaml drifted from the defaults it documents: %+v", cfg)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildBinary builds ocnid once for the tests that run it as a process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ocnid-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ocnid")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// startProcess runs the ocnid binary with a config file and waits until it
+// serves; it returns the address and the running command.
+func startProcess(t *testing.T, config string) (string, *exec.Cmd, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(buildBinary(t), "-config", config, "-listen", "127.0.0.1:0")
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1], cmd, logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ocnid did not start:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var listenRE = regexp.MustCompile(`"msg":"ocnid started".*"listen":"([^"]+)"`)
+
+// The process dies right after the VIM created a compute and before the
+// store committed it (the dummy's exit_after): at the next start the
+// compute is adopted, with exactly one object on the VIM and no
+// half-written entity.
+func TestCrashBetweenVIMAndCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ocnid as a process")
+	}
+	dir := t.TempDir()
+	vim := filepath.Join(dir, "vim.json")
+	config := func(extra string) string {
+		p := filepath.Join(dir, "ocnid.yaml")
+		body := fmt.Sprintf("data: %s\nproviders:\n  - name: dummy\n    driver: dummy\n    options: {state_file: %s%s}\n", filepath.Join(dir, "ocni.db"), vim, extra)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	addr, cmd, logs := startProcess(t, config(", exit_after: [create]"))
+	body := `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","id":"vm1","attributes":{"occi.compute.cores":3}}`
+	res, err := http.Post("http://"+addr+"/compute/", "application/occi+json", strings.NewReader(body))
+	if err == nil {
+		_ = res.Body.Close()
+		t.Fatalf("the create was answered (%d) though the process should have died", res.StatusCode)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("ocnid ended with %v, want exit status 3\n%s", err, logs)
+	}
+
+	addr, _, logs = startProcess(t, config(""))
+	if !strings.Contains(logs.String(), `"adopted":["/compute/vm1"]`) {
+		t.Errorf("recovery did not report the adoption:\n%s", logs)
+	}
+	res, err = http.Get("http://" + addr + "/compute/vm1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(got), `"occi.compute.cores":3`) || !strings.Contains(string(got), `"occi.compute.state":"active"`) {
+		t.Errorf("adopted compute: %d %s", res.StatusCode, got)
+	}
+	state, err := os.ReadFile(vim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(state), `"location"`); n != 1 {
+		t.Errorf("the VIM holds %d objects, want 1: %s", n, state)
 	}
 }

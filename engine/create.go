@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/registry"
+)
+
+// Input is an entity as a client sends it, decoded from any rendering.
+type Input struct {
+	Kind       string
+	Mixins     []string
+	Attributes map[string]any
+	// ID, Title and Summary may come as members or as occi.core.*
+	// attributes; Normalize reconciles them.
+	ID, Title, Summary string
+	// Source and Target are set for links; an inline link may omit Source.
+	Source, Target *occi.LinkEnd
+	// Links are a resource's inline links.
+	Links []*Input
+}
+
+// FromResource converts a decoded resource.
+func FromResource(r *occi.Resource) *Input {
+	in := fromEntity(&r.Entity)
+	in.Summary = r.Summary
+	for _, l := range r.Links {
+		in.Links = append(in.Links, FromLink(l))
+	}
+	return in
+}
+
+// FromLink converts a decoded link.
+func FromLink(l *occi.Link) *Input {
+	in := fromEntity(&l.Entity)
+	if l.Source.Location != "" {
+		s := l.Source
+		in.Source = &s
+	}
+	t := l.Target
+	in.Target = &t
+	return in
+}
+
+func fromEntity(e *occi.Entity) *Input {
+	attrs := make(map[string]any, len(e.Attributes))
+	for k, v := range e.Attributes {
+		attrs[k] = v
+	}
+	return &Input{Kind: e.Kind, Mixins: e.Mixins, Attributes: attrs, ID: e.ID, Title: e.Title}
+}
+
+// normalize moves the member forms of the core attributes into the
+// attribute map, refusing contradictions.
+func (in *Input) normalize() error {
+	if in.Attributes == nil {
+		in.Attributes = map[string]any{}
+	}
+	for _, f := range []struct {
+		name, value string
+	}{{occi.AttrID, in.ID}, {occi.AttrTitle, in.Title}, {occi.AttrSummary, in.Summary}} {
+		if f.value == "" {
+			continue
+		}
+		if old, ok := in.Attributes[f.name]; ok && old != f.value {
+			return occi.Errorf(occi.InvalidArgument, "%s is given twice with different values (%v and %q)", f.name, old, f.value)
+		}
+		in.Attributes[f.name] = f.value
+	}
+	if id, ok := in.Attributes[occi.AttrID]; ok {
+		s, isString := id.(string)
+		if !isString {
+			return occi.Errorf(occi.InvalidArgument, "%s must be a string", occi.AttrID)
+		}
+		in.ID = s
+	}
+	return nil
+}
+
+// Placement says where a create was asked: at a kind's collection, or at a
+// path the client chose.
+type Placement struct {
+	Collection string // a kind location, e.g. /compute/
+	Path       string // a custom entity path, e.g. /lab/vm1
+}
+
+// prepared is an entity ready to go to its provider.
+type prepared struct {
+	ent      *registry.Entity
+	provider backends.Provider
+}
+
+// Create creates a resource with its inline links, or a standalone link.
+func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, error) {
+	snap := e.reg.Snapshot()
+	main, err := e.prepare(snap, in, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	all := []*prepared{main}
+	for i, li := range in.Links {
+		if main.ent.IsLink() {
+			return nil, occi.Errorf(occi.InvalidArgument, "a link cannot carry links")
+		}
+		l, err := e.prepare(snap, li, Placement{}, main.ent)
+		if err != nil {
+			return nil, occi.Prefix("links["+itoa(i)+"]", err)
+		}
+		all = append(all, l)
+	}
+	if err := e.createAll(ctx, snap, all); err != nil {
+		return nil, err
+	}
+	return e.Get(ctx, main.ent.Location)
+}
+
+// prepare validates an input and builds the entity to create. parent is the
+// resource an inline link belongs to.
+func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, parent *registry.Entity) (*prepared, error) {
+	if err := in.normalize(); err != nil {
+		return nil, err
+	}
+	kind, ok := snap.Kind(in.Kind)
+	if !ok {
+		return nil, occi.Errorf(occi.InvalidArgument, "kind %q is not registered", in.Kind)
+	}
+	if kind.Location == "" {
+		return nil, occi.Errorf(occi.InvalidArgument, "kind %s cannot be instantiated", in.Kind)
+	}
+	isLink := snap.IsKindOf(in.Kind, occi.LinkKindID)
+	switch {
+	case isLink && in.Target == nil:
+		return nil, occi.Errorf(occi.InvalidArgument, "link of kind %s has no target", in.Kind)
+	case !isLink && (in.Target != nil || in.Source != nil):
+		return nil, occi.Errorf(occi.InvalidArgument, "kind %s is a resource kind, but source/target are given", in.Kind)
+	case parent != nil && !isLink:
+		return nil, occi.Errorf(occi.InvalidArgument, "kind %s is not a link kind", in.Kind)
+	}
+	loc, id, err := e.place(snap, in, kind, at)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMixins(snap, in.Kind, in.Mixins); err != nil {
+		return nil, err
+	}
+	ent := &registry.Entity{Location: loc, ID: id, Kind: in.Kind, Mixins: in.Mixins}
+	values := in.Attributes
+	values[occi.AttrID] = id
+	if isLink {
+		if err := e.resolveEnds(in, parent, ent); err != nil {
+			return nil, err
+		}
+		values[occi.AttrSource] = ent.Source.Location
+		values[occi.AttrTarget] = ent.Target.Location
+		if ent.Source.Kind != "" {
+			values[occi.AttrSourceKind] = ent.Source.Kind
+		}
+		if ent.Target.Kind != "" {
+			values[occi.AttrTargetKind] = ent.Target.Kind
+		}
+	}
+	attrs, err := attributeSet(snap, in.Kind, in.Mixins).Create(values)
+	if err != nil {
+		return nil, err
+	}
+	ent.Attributes = attrs
+	name, p, err := e.provider(snap, in.Kind)
+	if err != nil {
+		return nil, err
+	}
+	ent.Provider = name
+	return &prepared{ent: ent, provider: p}, nil
+}
+
+// place decides an entity's location and id.
+func (e *Engine) place(snap *registry.Snapshot, in *Input, kind *occi.Kind, at Placement) (loc, id string, err error) {
+	switch {
+	case at.Path != "":
+		if err := checkPath(snap, at.Path); err != nil {
+			return "", "", err
+		}
+		if k, ok := kindLocationOf(snap, at.Path); ok && k != kind.ID() {
+			return "", "", occi.Errorf(occi.Conflict, "path %s is in the collection of kind %s, not %s", at.Path, k, kind.ID())
+		}
+		id = path.Base(at.Path)
+		if in.ID != "" && in.ID != id {
+			return "", "", occi.Errorf(occi.InvalidArgument, "id %q contradicts the path %s", in.ID, at.Path)
+		}
+		return at.Path, id, nil
+	case at.Collection != "" && at.Collection != kind.Location:
+		return "", "", occi.Errorf(occi.InvalidArgument, "kind %s lives at %s, not %s", kind.ID(), kind.Location, at.Collection)
+	}
+	id = in.ID
+	if id == "" {
+		id = uuid.NewString()
+	} else if err := checkID(id); err != nil {
+		return "", "", err
+	}
+	return kind.Location + id, id, nil
+}
+
+// resolveEnds fills a link's source and target, checking that they exist.
+func (e *Engine) resolveEnds(in *Input, parent *registry.Entity, ent *registry.Entity) error {
+	src := in.Source
+	switch {
+	case parent != nil:
+		if src != nil && src.Location != "" && src.Location != parent.Location {
+			return occi.Errorf(occi.InvalidArgument, "an inline link's source is its resource %s, not %s", parent.Location, src.Location)
+		}
+		src = &occi.LinkEnd{Location: parent.Location, Kind: parent.Kind}
+	case src == nil || src.Location == "":
+		return occi.Errorf(occi.InvalidArgument, "link of kind %s has no source", in.Kind)
+	default:
+		res, err := e.db.Entity(src.Location)
+		if err != nil {
+			return occi.Errorf(occi.InvalidArgument, "link source %s does not exist", src.Location)
+		}
+		if res.IsLink() {
+			return occi.Errorf(occi.InvalidArgument, "link source %s is a link, not a resource", src.Location)
+		}
+		src = &occi.LinkEnd{Location: res.Location, Kind: res.Kind}
+	}
+	ent.Source = src
+	tgt := *in.Target
+	if tgt.Location == "" {
+		return occi.Errorf(occi.InvalidArgument, "link target has no location")
+	}
+	if !isRemote(tgt.Location) {
+		res, err := e.db.Entity(tgt.Location)
+		if err != nil {
+			return occi.Errorf(occi.InvalidArgument, "link target %s does not exist (a target on another OCCI endpoint is an absolute URL)", tgt.Location)
+		}
+		if res.IsLink() {
+			return occi.Errorf(occi.InvalidArgument, "link target %s is a link, not a resource", tgt.Location)
+		}
+		if tgt.Kind != "" && tgt.Kind != res.Kind {
+			return occi.Errorf(occi.InvalidArgument, "link target %s is a %s, not a %s", tgt.Location, res.Kind, tgt.Kind)
+		}
+		tgt.Kind = res.Kind
+	}
+	ent.Target = &tgt
+	return nil
+}
+
+// createAll creates entities in order on their providers, bracketed by
+// intents, and commits them together; on failure it undoes what was made.
+func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*prepared) error {
+	intents := make([]*registry.Intent, len(all))
+	for i, p := range all {
+		intents[i] = &registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now().UTC()}
+	}
+	if err := e.db.BeginIntent(intents...); err != nil {
+		return err
+	}
+	var made []*prepared
+	for _, p := range all {
+		reported, err := p.provider.Create(ctx, object(snap, p.ent))
+		if err != nil {
+			e.undoCreates(snap, made, intents, err)
+			return occi.Prefix("provider "+p.ent.Provider+": create "+p.ent.Location, err)
+		}
+		merge(p.ent, reported)
+		made = append(made, p)
+	}
+	put := make([]*registry.Entity, len(all))
+	done := make([]string, len(all))
+	for i, p := range all {
+		put[i], done[i] = p.ent, p.ent.Location
+	}
+	if err := e.db.Commit(put, nil, done); err != nil {
+		// The VIM has the objects and the intents say so: the next
+		// start adopts them.
+		return err
+	}
+	return nil
+}
+
+// undoCreates deletes what a failed create made before it failed. What
+// cannot be undone keeps its intent, for recovery to resolve; the rest is
+// aborted. The failed call itself may have created its object (an answer
+// lost on the way): when it says Unavailable, recovery asks the VIM.
+func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents []*registry.Intent, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	undone := map[string]bool{}
+	for i := len(made) - 1; i >= 0; i-- {
+		p := made[i]
+		if err := p.provider.Delete(ctx, object(snap, p.ent)); err != nil && !errors.Is(err, occi.ErrNotFound) {
+			e.log.Warn("cannot undo a create; recovery will", "location", p.ent.Location, "error", err.Error())
+			continue
+		}
+		undone[p.ent.Location] = true
+	}
+	uncertain := occi.CodeOf(cause) == occi.Unavailable || occi.CodeOf(cause) == occi.Internal
+	var abort []*registry.Intent
+	for _, in := range intents {
+		loc := in.Entity.Location
+		wasMade := false
+		for _, p := range made {
+			wasMade = wasMade || p.ent.Location == loc
+		}
+		if undone[loc] || (!wasMade && !uncertain) || (!wasMade && !e.mayExist(ctx, in)) {
+			abort = append(abort, in)
+		}
+	}
+	if err := e.db.Abort(abort...); err != nil {
+		e.log.Warn("cannot abort intents; recovery will", "error", err.Error())
+	}
+}
+
+// mayExist asks the provider whether an object whose create failed with an
+// uncertain error exists after all, deleting it if so. It returns true when
+// the answer stays unknown.
+func (e *Engine) mayExist(ctx context.Context, in *registry.Intent) bool {
+	p := e.providers[in.Entity.Provider]
+	if p == nil {
+		return true
+	}
+	snap := e.reg.Snapshot()
+	obj := object(snap, in.Entity)
+	if _, err := p.Retrieve(ctx, obj); errors.Is(err, occi.ErrNotFound) {
+		return false
+	} else if err != nil {
+		return true
+	}
+	if err := p.Delete(ctx, obj); err != nil && !errors.Is(err, occi.ErrNotFound) {
+		return true
+	}
+	return false
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,166 @@
+// Package engine is ocni's entity lifecycle: it validates entities against
+// the registry's categories, dispatches them to the provider their kind is
+// bound to, and commits the outcome to the store. It is the only code that
+// calls both a backend and the store.
+//
+// Every call that changes a VIM is bracketed by an intent, written and
+// fsync'd before the call and removed in the transaction that commits its
+// result, so that a crash in between is resolved at the next start (Recover)
+// by asking the backend what happened: nothing is half-written and nothing
+// created on a VIM is leaked.
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/registry"
+)
+
+// Engine runs entity operations.
+type Engine struct {
+	reg       *registry.Registry
+	db        *registry.DB
+	providers map[string]backends.Provider
+	log       *slog.Logger
+	maxPage   int
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Providers by name, as the registry's bindings name them.
+	Providers map[string]backends.Provider
+	// MaxPage is the largest page a listing may ask for.
+	MaxPage int
+	Logger  *slog.Logger
+}
+
+// DefaultMaxPage is the page size limit when none is configured.
+const DefaultMaxPage = 1000
+
+// New returns an engine over a registry and its data file.
+func New(reg *registry.Registry, db *registry.DB, opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxPage <= 0 {
+		opts.MaxPage = DefaultMaxPage
+	}
+	return &Engine{reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage}
+}
+
+// MaxPage returns the largest page a listing may ask for.
+func (e *Engine) MaxPage() int { return e.maxPage }
+
+// View is an entity as a client reads it: the stored entity, the links of
+// a resource, and the actions it offers.
+type View struct {
+	*registry.Entity
+	Links   []*registry.Entity
+	Actions []string
+}
+
+// provider returns the provider bound to a kind, refusing (501) a kind no
+// provider serves.
+func (e *Engine) provider(snap *registry.Snapshot, kindID string) (string, backends.Provider, error) {
+	name, ok := snap.Binding(kindID)
+	if !ok {
+		return "", nil, occi.Errorf(occi.Unimplemented, "no provider is bound to kind %s; bind one with PUT /-/", kindID)
+	}
+	p := e.providers[name]
+	if p == nil {
+		return "", nil, occi.Errorf(occi.Unavailable, "provider %q, bound to kind %s, is not running", name, kindID)
+	}
+	if caps := p.Capabilities(); !caps.ServesKind(kindID) && !servesAncestor(snap, &caps, kindID) {
+		return "", nil, occi.Errorf(occi.Unimplemented, "provider %q does not serve kind %s", name, kindID)
+	}
+	return name, p, nil
+}
+
+func servesAncestor(snap *registry.Snapshot, caps *backends.Capabilities, kindID string) bool {
+	for _, a := range ancestors(snap, kindID) {
+		if caps.ServesKind(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ancestors returns a kind's parent, grandparent, ... up to core#entity.
+func ancestors(snap *registry.Snapshot, kindID string) []string {
+	var out []string
+	k, _ := snap.Kind(kindID)
+	for k != nil && k.Parent != "" && len(out) < 64 {
+		out = append(out, k.Parent)
+		k, _ = snap.Kind(k.Parent)
+	}
+	return out
+}
+
+// object is what a provider is given of an entity.
+func object(snap *registry.Snapshot, ent *registry.Entity) *backends.Object {
+	o := &backends.Object{
+		ID:         ent.ID,
+		Location:   ent.Location,
+		Kind:       ent.Kind,
+		Ancestors:  ancestors(snap, ent.Kind),
+		Mixins:     slices.Clone(ent.Mixins),
+		Attributes: ent.Attributes,
+	}
+	if ent.Source != nil {
+		o.Source, o.SourceKind = ent.Source.Location, ent.Source.Kind
+	}
+	if ent.Target != nil {
+		o.Target, o.TargetKind = ent.Target.Location, ent.Target.Kind
+	}
+	return o
+}
+
+// merge lays what a backend reports over an entity's attributes.
+func merge(ent *registry.Entity, reported map[string]any) {
+	for k, v := range reported {
+		if v == nil {
+			delete(ent.Attributes, k)
+		} else {
+			ent.Attributes[k] = v
+		}
+	}
+}
+
+// actionsOf lists the actions an entity offers: its kind's, its ancestors'
+// and its mixins'.
+func actionsOf(snap *registry.Snapshot, ent *registry.Entity) []string {
+	var out []string
+	for _, id := range append([]string{ent.Kind}, ancestors(snap, ent.Kind)...) {
+		if k, ok := snap.Kind(id); ok {
+			out = append(out, k.Actions...)
+		}
+	}
+	for _, id := range ent.Mixins {
+		if m, ok := snap.Mixin(id); ok {
+			out = append(out, m.Actions...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// InUse tells the registry whether entities still use one of the kinds, so
+// that a kind in use is not removed.
+func (e *Engine) InUse(_ context.Context, ids []string) (string, error) {
+	id, n, err := e.db.CountKinds(ids)
+	if err != nil || n == 0 {
+		return "", err
+	}
+	return id + " (" + strconv.Itoa(n) + " entities)", nil
+}
+
+// isRemote reports whether a link target names another OCCI endpoint.
+func isRemote(loc string) bool {
+	return strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
+}

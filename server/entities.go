@@ -1,0 +1,473 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/ocni/ocni/engine"
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/renderers"
+)
+
+// dispatch serves every path but the query interface: a kind's collection,
+// a mixin's collection, a path prefix, or an entity.
+func (s *Server) dispatch(r *request) (*reply, error) {
+	p := r.Request().URL.Path
+	snap := s.reg.Snapshot()
+	if id, ok := snap.AtLocation(p); ok {
+		if _, isKind := snap.Kind(id); isKind {
+			return s.kindCollection(r, snap, id)
+		}
+		return s.mixinCollection(r, snap, id)
+	}
+	if strings.HasSuffix(p, "/") {
+		return s.pathPrefix(r, p)
+	}
+	return s.entity(r, p)
+}
+
+func methodNotAllowed(r *request, what string) error {
+	return occi.Errorf(occi.MethodNotAllowed, "%s is not allowed on %s", r.Request().Method, what)
+}
+
+// kindCollection serves a kind's location: list, create, act on all,
+// delete all.
+func (s *Server) kindCollection(r *request, snap *registry.Snapshot, kindID string) (*reply, error) {
+	ctx := r.Request().Context()
+	kind, _ := snap.Kind(kindID)
+	switch r.Request().Method {
+	case http.MethodGet, http.MethodHead:
+		return s.list(r, &engine.Query{Index: registry.ByKind, Value: kindID})
+	case http.MethodPost:
+		if r.QueryParams().Has("action") {
+			return s.actOnAll(r, snap, &engine.Query{Index: registry.ByKind, Value: kindID}, append([]string{kindID}, kindAncestors(snap, kindID)...))
+		}
+		return s.create(r, engine.Placement{Collection: kind.Location})
+	case http.MethodDelete:
+		return s.deleteAll(r, &engine.Query{Index: registry.ByKind, Value: kindID})
+	}
+	_ = ctx
+	return nil, methodNotAllowed(r, "a kind's collection ("+kind.Location+")")
+}
+
+// mixinCollection serves a mixin's location: its members.
+func (s *Server) mixinCollection(r *request, snap *registry.Snapshot, mixinID string) (*reply, error) {
+	ctx := r.Request().Context()
+	mixin, _ := snap.Mixin(mixinID)
+	q := &engine.Query{Index: registry.ByMixin, Value: mixinID}
+	switch r.Request().Method {
+	case http.MethodGet, http.MethodHead:
+		return s.list(r, q)
+	case http.MethodPost:
+		if r.QueryParams().Has("action") {
+			return s.actOnAll(r, snap, q, []string{mixinID})
+		}
+		locs, err := s.bodyLocations(r, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.engine.Members(ctx, mixinID, locs, engine.Associate); err != nil {
+			return nil, err
+		}
+	case http.MethodPut:
+		locs, err := s.bodyLocations(r, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.engine.Members(ctx, mixinID, locs, engine.SetMembers); err != nil {
+			return nil, err
+		}
+	case http.MethodDelete:
+		var locs []string
+		if r.hasBody() {
+			var err error
+			if locs, err = s.bodyLocations(r, true); err != nil {
+				return nil, err
+			}
+			if err := s.engine.Members(ctx, mixinID, locs, engine.Dissociate); err != nil {
+				return nil, err
+			}
+		} else if err := s.engine.DissociateAll(ctx, []string{mixinID}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, methodNotAllowed(r, "a mixin's collection ("+mixin.Location+")")
+	}
+	members, err := s.engine.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: s.locations(r, members)}, nil
+}
+
+// pathPrefix serves an unbound path: what is below it (pyOCNI's path
+// management).
+func (s *Server) pathPrefix(r *request, prefix string) (*reply, error) {
+	q := &engine.Query{Index: registry.ByPrefix, Value: prefix}
+	switch r.Request().Method {
+	case http.MethodGet, http.MethodHead:
+		if err := s.filters(r, q); err != nil {
+			return nil, err
+		}
+		ents, err := s.engine.List(r.Request().Context(), q)
+		if err != nil {
+			return nil, err
+		}
+		if len(ents) == 0 && q.Page <= 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
+			return nil, occi.Errorf(occi.NotFound, "nothing is at or below %s", prefix)
+		}
+		return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+	case http.MethodDelete:
+		return s.deleteAll(r, q)
+	}
+	return nil, methodNotAllowed(r, "a path ("+prefix+")")
+}
+
+// entity serves one entity's path.
+func (s *Server) entity(r *request, loc string) (*reply, error) {
+	ctx := r.Request().Context()
+	switch r.Request().Method {
+	case http.MethodGet, http.MethodHead:
+		v, err := s.engine.Get(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		return &reply{status: http.StatusOK, body: s.render(v)}, nil
+	case http.MethodPut:
+		in, err := s.decodeOne(r)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.engine.Get(ctx, loc); err == nil {
+			v, err := s.engine.Replace(ctx, loc, in)
+			if err != nil {
+				return nil, err
+			}
+			return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		}
+		return s.created(r, in, engine.Placement{Path: loc})
+	case http.MethodPost:
+		if r.QueryParams().Has("action") {
+			v, err := s.engine.Get(ctx, loc)
+			if err != nil {
+				return nil, err
+			}
+			inv, err := s.invocation(r, v.Actions)
+			if err != nil {
+				return nil, err
+			}
+			if v, err = s.engine.Action(ctx, loc, inv); err != nil {
+				return nil, err
+			}
+			return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		}
+		in, err := s.decodeOne(r)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.engine.Update(ctx, loc, in)
+		if err != nil {
+			return nil, err
+		}
+		return &reply{status: http.StatusOK, body: s.render(v)}, nil
+	case http.MethodDelete:
+		if err := s.engine.Delete(ctx, loc); err != nil {
+			return nil, err
+		}
+		return &reply{status: http.StatusNoContent}, nil
+	}
+	return nil, methodNotAllowed(r, "an entity ("+loc+")")
+}
+
+// list answers a collection, filtered and paged by the request.
+func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
+	if err := s.filters(r, q); err != nil {
+		return nil, err
+	}
+	ents, err := s.engine.List(r.Request().Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.engine.Views(ents)
+	if err != nil {
+		return nil, err
+	}
+	c := &renderers.Collection{}
+	for _, v := range views {
+		if v.IsLink() {
+			c.Links = append(c.Links, linkOf(v.Entity, v.Actions))
+		} else {
+			c.Resources = append(c.Resources, resourceOf(v))
+		}
+	}
+	if c.Links != nil && c.Resources == nil {
+		// A collection of links only renders as such.
+		return &reply{status: http.StatusOK, body: c}, nil
+	}
+	if c.Resources == nil {
+		c.Resources = []*occi.Resource{}
+	}
+	return &reply{status: http.StatusOK, body: c}, nil
+}
+
+// filters reads ?category=, ?attribute=&value=, ?page=&number= and a
+// filter body (entities whose kinds, mixins and attributes to match).
+func (s *Server) filters(r *request, q *engine.Query) error {
+	params := r.QueryParams()
+	for i, id := range params["category"] {
+		if err := occi.ValidID(id); err != nil {
+			return occi.Prefix("query parameter category["+strconv.Itoa(i)+"]", err)
+		}
+		q.Categories = append(q.Categories, id)
+	}
+	names, values := params["attribute"], params["value"]
+	if len(names) != len(values) {
+		return occi.Errorf(occi.InvalidArgument, "each ?attribute= needs a ?value= (got %d and %d)", len(names), len(values))
+	}
+	for i, n := range names {
+		if q.Attributes == nil {
+			q.Attributes = map[string]string{}
+		}
+		q.Attributes[n] = values[i]
+	}
+	var err error
+	if q.Page, err = intParam(params.Get("page"), "page"); err != nil {
+		return err
+	}
+	if q.Number, err = intParam(params.Get("number"), "number"); err != nil {
+		return err
+	}
+	if q.Page > 0 && q.Number == 0 {
+		q.Number = s.engine.MaxPage()
+	}
+	if r.hasBody() {
+		var c renderers.Collection
+		if err := r.decode(&c); err != nil {
+			return occi.Prefix("filter body", err)
+		}
+		for _, res := range c.Resources {
+			addFilter(q, &res.Entity)
+		}
+		for _, l := range c.Links {
+			addFilter(q, &l.Entity)
+		}
+	}
+	return nil
+}
+
+func addFilter(q *engine.Query, e *occi.Entity) {
+	if e.Kind != "" {
+		q.Categories = append(q.Categories, e.Kind)
+	}
+	q.Categories = append(q.Categories, e.Mixins...)
+	for k, v := range e.Attributes {
+		if q.Attributes == nil {
+			q.Attributes = map[string]string{}
+		}
+		q.Attributes[k] = engine.RenderValue(v)
+	}
+}
+
+func intParam(v, name string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, occi.Errorf(occi.InvalidArgument, "query parameter %s=%q must be a whole number from 1", name, v)
+	}
+	return n, nil
+}
+
+// create decodes one or several entities and creates them.
+func (s *Server) create(r *request, at engine.Placement) (*reply, error) {
+	if !r.hasBody() {
+		return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the entity (or entities) to create")
+	}
+	var c renderers.Collection
+	if err := r.decode(&c); err != nil {
+		return nil, err
+	}
+	var inputs []*engine.Input
+	for _, res := range c.Resources {
+		inputs = append(inputs, engine.FromResource(res))
+	}
+	for _, l := range c.Links {
+		inputs = append(inputs, engine.FromLink(l))
+	}
+	if len(inputs) == 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "the body holds no entity to create")
+	}
+	if len(inputs) == 1 {
+		return s.created(r, inputs[0], at)
+	}
+	var made []*registry.Entity
+	for i, in := range inputs {
+		v, err := s.engine.Create(r.Request().Context(), in, at)
+		if err != nil {
+			return nil, occi.Prefix("entity "+strconv.Itoa(i)+" (after creating "+strconv.Itoa(len(made))+")", err)
+		}
+		made = append(made, v.Entity)
+	}
+	h := http.Header{"Location": {s.absolute(r, made[0].Location)}}
+	return &reply{status: http.StatusCreated, body: s.locations(r, made), header: h}, nil
+}
+
+func (s *Server) created(r *request, in *engine.Input, at engine.Placement) (*reply, error) {
+	v, err := s.engine.Create(r.Request().Context(), in, at)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{"Location": {s.absolute(r, v.Location)}}
+	return &reply{status: http.StatusCreated, body: s.render(v), header: h}, nil
+}
+
+// decodeOne decodes the single entity of a PUT or POST on an entity.
+func (s *Server) decodeOne(r *request) (*engine.Input, error) {
+	if !r.hasBody() {
+		return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the entity")
+	}
+	var c renderers.Collection
+	if err := r.decode(&c); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(c.Resources) == 1 && len(c.Links) == 0:
+		return engine.FromResource(c.Resources[0]), nil
+	case len(c.Links) == 1 && len(c.Resources) == 0:
+		return engine.FromLink(c.Links[0]), nil
+	}
+	return nil, occi.Errorf(occi.InvalidArgument, "send exactly one entity here (got %d resources and %d links)", len(c.Resources), len(c.Links))
+}
+
+// invocation reads an action invocation: ?action=term names it, and the
+// body (optional) carries its id and parameters.
+func (s *Server) invocation(r *request, offered []string) (*occi.ActionInvocation, error) {
+	term := r.QueryParams().Get("action")
+	var matching []string
+	for _, id := range offered {
+		if _, t := occi.SplitID(id); t == term {
+			matching = append(matching, id)
+		}
+	}
+	inv := &occi.ActionInvocation{}
+	if r.hasBody() {
+		if err := r.decode(inv); err != nil {
+			return nil, err
+		}
+		if _, t := occi.SplitID(inv.Action); t != term {
+			return nil, occi.Errorf(occi.InvalidArgument, "the body invokes %s but the query says ?action=%s", inv.Action, term)
+		}
+		return inv, nil
+	}
+	switch len(matching) {
+	case 0:
+		return nil, occi.Errorf(occi.NotFound, "no action %q is offered here (offered: %v)", term, offered)
+	case 1:
+		inv.Action = matching[0]
+		return inv, nil
+	}
+	return nil, occi.Errorf(occi.Conflict, "?action=%s is ambiguous (%v); send the action id in the body", term, matching)
+}
+
+// actOnAll invokes an action on every member of a collection.
+func (s *Server) actOnAll(r *request, snap *registry.Snapshot, q *engine.Query, owners []string) (*reply, error) {
+	var offered []string
+	for _, id := range owners {
+		if k, ok := snap.Kind(id); ok {
+			offered = append(offered, k.Actions...)
+		}
+		if m, ok := snap.Mixin(id); ok {
+			offered = append(offered, m.Actions...)
+		}
+	}
+	inv, err := s.invocation(r, offered)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.engine.ActionAll(r.Request().Context(), q, inv); err != nil {
+		return nil, err
+	}
+	ents, err := s.engine.List(r.Request().Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+}
+
+func (s *Server) deleteAll(r *request, q *engine.Query) (*reply, error) {
+	if err := s.filters(r, q); err != nil {
+		return nil, err
+	}
+	ents, err := s.engine.List(r.Request().Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.engine.DeleteAll(r.Request().Context(), q); err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+}
+
+// bodyLocations reads a mixin association body: entity locations, as paths
+// or as URLs of this server.
+func (s *Server) bodyLocations(r *request, required bool) ([]string, error) {
+	if !r.hasBody() {
+		if required {
+			return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the locations of the entities")
+		}
+		return nil, nil
+	}
+	var locs renderers.Locations
+	if err := r.decode(&locs); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(locs))
+	for i, l := range locs {
+		p, err := localPath(r, l)
+		if err != nil {
+			return nil, occi.Prefix("locations["+strconv.Itoa(i)+"]", err)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// localPath turns a location given by a client into a path on this server.
+func localPath(r *request, loc string) (string, error) {
+	u, err := url.Parse(loc)
+	if err != nil || loc == "" {
+		return "", occi.Errorf(occi.InvalidArgument, "%q is not a location", loc)
+	}
+	if u.IsAbs() && u.Host != r.Request().Host {
+		return "", occi.Errorf(occi.InvalidArgument, "%q is not on this server (%s)", loc, r.Request().Host)
+	}
+	if !strings.HasPrefix(u.Path, "/") {
+		return "", occi.Errorf(occi.InvalidArgument, "%q is not an absolute path", loc)
+	}
+	return u.Path, nil
+}
+
+// absolute makes a location an absolute URL of this server.
+func (s *Server) absolute(r *request, loc string) string {
+	return r.Scheme() + "://" + r.Request().Host + loc
+}
+
+func (s *Server) locations(r *request, ents []*registry.Entity) renderers.Locations {
+	out := make(renderers.Locations, len(ents))
+	for i, e := range ents {
+		out[i] = s.absolute(r, e.Location)
+	}
+	return out
+}
+
+func kindAncestors(snap *registry.Snapshot, id string) []string {
+	var out []string
+	for k, ok := snap.Kind(id); ok && k.Parent != ""; k, ok = snap.Kind(k.Parent) {
+		out = append(out, k.Parent)
+	}
+	return out
+}
