@@ -21,9 +21,10 @@ build:
 test: test-deps vet
 	$(GO) test -race -count=1 ./...
 
-## test-deps: the tests' system dependencies (none beyond Go for now)
+## test-deps: the tests' system dependencies, installed if missing (Debian)
 test-deps:
 	@$(GO) version >/dev/null
+	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
 vet:
 	$(GO) vet ./...

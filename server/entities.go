@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -442,13 +443,28 @@ func localPath(r *request, loc string) (string, error) {
 	if err != nil || loc == "" {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not a location", loc)
 	}
-	if u.IsAbs() && u.Host != r.Request().Host {
+	if u.IsAbs() && !sameHost(u.Host, r.Request().Host) {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not on this server (%s)", loc, r.Request().Host)
 	}
 	if !strings.HasPrefix(u.Path, "/") {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not an absolute path", loc)
 	}
 	return u.Path, nil
+}
+
+// sameHost compares a URL's host with the request's, taking the loopback
+// names (localhost, 127.0.0.1, [::1]) as one: clients copy URLs between them.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	loopback := func(h string) bool { return h == "localhost" || net.ParseIP(h).IsLoopback() }
+	return loopback(ha) && loopback(hb)
 }
 
 // absolute makes a location an absolute URL of this server.
