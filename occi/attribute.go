@@ -144,7 +144,15 @@ func (d *AttributeDef) Check(v any) error {
 	return nil
 }
 
+// MaxValueBytes bounds an attribute value (a string, or the JSON of an
+// array or object): large enough for cloud-init user data, small enough that
+// one attribute cannot fill the store.
+const MaxValueBytes = 256 << 10
+
 func checkType(t AttributeType, v any) error {
+	if n := valueSize(v); n > MaxValueBytes {
+		return Errorf(InvalidArgument, "value is %d bytes long; the limit is %d", n, MaxValueBytes)
+	}
 	ok := false
 	switch t {
 	case TypeString, "":
@@ -162,6 +170,20 @@ func checkType(t AttributeType, v any) error {
 		return Errorf(InvalidArgument, "value %s is %s, want %s", shortJSON(v), typeName(v), t)
 	}
 	return nil
+}
+
+func valueSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []any, map[string]any:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return 0
+		}
+		return len(b)
+	}
+	return 0
 }
 
 func isNumber(v any) bool {

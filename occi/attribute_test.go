@@ -423,3 +423,21 @@ func TestCheckConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestValueSizeLimit(t *testing.T) {
+	def := &AttributeDef{Type: TypeString}
+	if err := def.Check(strings.Repeat("x", MaxValueBytes)); err != nil {
+		t.Errorf("a value at the limit is refused: %v", err)
+	}
+	err := def.Check(strings.Repeat("x", MaxValueBytes+1))
+	if CodeOf(err) != InvalidArgument || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("a value over the limit: %v", err)
+	}
+	big := make([]any, MaxValueBytes/2)
+	for i := range big {
+		big[i] = 1.0
+	}
+	if err := (&AttributeDef{Type: TypeArray}).Check(big); CodeOf(err) != InvalidArgument {
+		t.Errorf("an array over the limit: %v", err)
+	}
+}

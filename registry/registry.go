@@ -133,11 +133,10 @@ func (r *Registry) Check(ctx context.Context, ch *Change) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.snap.Load()
-	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
+	if _, err := r.build(cur, ch, nil); err != nil {
 		return err
 	}
-	_, err := r.build(cur, ch, nil)
-	return err
+	return r.checkNotInUse(ctx, cur, ch.Remove)
 }
 
 // SetInUse installs the check that keeps kinds in use from being removed;
@@ -157,11 +156,11 @@ func (r *Registry) Apply(ctx context.Context, ch *Change) error {
 		return occi.Errorf(occi.Unavailable, "request cancelled: %w", err)
 	}
 	cur := r.snap.Load()
-	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
-		return err
-	}
 	next, err := r.build(cur, ch, nil)
 	if err != nil {
+		return err
+	}
+	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
 		return err
 	}
 	c, err := r.diff(ch)

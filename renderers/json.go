@@ -283,7 +283,7 @@ func decodeBinding(raw json.RawMessage) (occi.Binding, error) {
 		return occi.Binding{Kind: w.Kind, Provider: w.Provider}, nil
 	}
 	if len(w.PyOCNI.Remote) > 0 {
-		return occi.Binding{}, occi.Errorf(occi.Unimplemented, "remote providers are not supported; declare the remote endpoint as a provider in the config and bind to it by name")
+		return occi.Binding{}, occi.Errorf(occi.InvalidArgument, "remote providers cannot be bound this way; declare the remote endpoint as a provider in the config and bind to it by name")
 	}
 	if len(w.PyOCNI.Local) != 1 {
 		return occi.Binding{}, occi.Errorf(occi.InvalidArgument, "Provider.local must name exactly one provider, got %d", len(w.PyOCNI.Local))

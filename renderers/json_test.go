@@ -182,13 +182,13 @@ func TestDecodeCategoryRequestErrors(t *testing.T) {
 		{
 			name:     "remote pyOCNI provider",
 			body:     `{"providers": [{"kind": ` + vm + `, "provider": "p"}, {"OCCI_ID": ` + vm + `, "Provider": {"local": ["p"], "remote": ["http://peer.example.com/"]}}]}`,
-			code:     occi.Unimplemented,
+			code:     occi.InvalidArgument,
 			mentions: []string{"/providers/1", "remote"},
 		},
 		{
 			name:     "remote pyOCNI provider without local",
 			body:     `{"providers": [{"OCCI_ID": ` + vm + `, "Provider": {"remote": ["http://peer.example.com/"]}}]}`,
-			code:     occi.Unimplemented,
+			code:     occi.InvalidArgument,
 			mentions: []string{"/providers/0"},
 		},
 		{

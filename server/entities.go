@@ -17,6 +17,11 @@ import (
 // a mixin's collection, a path prefix, or an entity.
 func (s *Server) dispatch(r *request) (*reply, error) {
 	p := r.Request().URL.Path
+	// An encoded '/' would make a path that means something else once
+	// decoded: refuse it rather than guess.
+	if raw := strings.ToLower(r.Request().URL.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
+		return nil, occi.Errorf(occi.InvalidArgument, "the path %s contains an encoded '/' or '\\'", r.Request().URL.RawPath)
+	}
 	snap := s.reg.Snapshot()
 	if id, ok := snap.AtLocation(p); ok {
 		if _, isKind := snap.Kind(id); isKind {
