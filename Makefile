@@ -7,7 +7,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/ocni/ocni/server.Version=$(VERSION)
 BENCHTIME     ?= 1s
 
-.PHONY: run build test test-deps vet lint bench clean
+.PHONY: run build test test-deps vet lint bench crashtest clean
 
 ## run: start ocnid on 127.0.0.1:8090 with ./data/ocni.db and the dummy provider
 run:
@@ -37,6 +37,11 @@ lint:
 ## bench: every Go benchmark
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## crashtest: kill -9 ocnid at random moments under load, CRASH_ROUNDS times (CI runs a few)
+CRASH_ROUNDS ?= 25
+crashtest:
+	OCNI_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -run 'TestKill9Durability|TestCrashBetweenVIMAndCommit' -v ./cmd/ocnid
 
 clean:
 	rm -rf bin data
