@@ -46,8 +46,14 @@ func (e *Engine) List(_ context.Context, q *Query) ([]*registry.Entity, error) {
 	if q.Number > 0 && q.Page > 1 {
 		skip = (q.Page - 1) * q.Number
 	}
+	// Without filters every entity counts, so the store skips the first
+	// pages without reading them.
+	storeSkip := 0
+	if len(q.Categories) == 0 && len(q.Attributes) == 0 {
+		storeSkip, skip = skip, 0
+	}
 	var out []*registry.Entity
-	err := e.db.Scan(q.Index, q.Value, "", func(ent *registry.Entity) bool {
+	err := e.db.Scan(q.Index, q.Value, storeSkip, func(ent *registry.Entity) bool {
 		if !matches(snap, ent, q) {
 			return true
 		}
@@ -199,7 +205,7 @@ func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how
 	}
 	if how == SetMembers {
 		var current []string
-		if err := e.db.Scan(registry.ByMixin, mixinID, "", func(ent *registry.Entity) bool {
+		if err := e.db.Scan(registry.ByMixin, mixinID, 0, func(ent *registry.Entity) bool {
 			current = append(current, ent.Location)
 			return true
 		}); err != nil {
@@ -251,7 +257,7 @@ func (e *Engine) setMixin(ctx context.Context, loc, mixinID string, on bool) err
 func (e *Engine) DissociateAll(ctx context.Context, mixinIDs []string) error {
 	for _, id := range mixinIDs {
 		var members []string
-		if err := e.db.Scan(registry.ByMixin, id, "", func(ent *registry.Entity) bool {
+		if err := e.db.Scan(registry.ByMixin, id, 0, func(ent *registry.Entity) bool {
 			members = append(members, ent.Location)
 			return true
 		}); err != nil {

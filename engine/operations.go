@@ -25,7 +25,7 @@ func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
 func (e *Engine) view(snap *registry.Snapshot, ent *registry.Entity) (*View, error) {
 	v := &View{Entity: ent, Actions: actionsOf(snap, ent)}
 	if !ent.IsLink() {
-		err := e.db.Scan(registry.BySource, ent.Location, "", func(l *registry.Entity) bool {
+		err := e.db.Scan(registry.BySource, ent.Location, 0, func(l *registry.Entity) bool {
 			v.Links = append(v.Links, l)
 			return true
 		})
@@ -276,7 +276,7 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 	victims := []*registry.Entity{}
 	if !ent.IsLink() {
 		for _, idx := range []registry.Index{registry.BySource, registry.ByTarget} {
-			if err := e.db.Scan(idx, loc, "", func(l *registry.Entity) bool {
+			if err := e.db.Scan(idx, loc, 0, func(l *registry.Entity) bool {
 				if !slices.ContainsFunc(victims, func(v *registry.Entity) bool { return v.Location == l.Location }) {
 					victims = append(victims, l)
 				}

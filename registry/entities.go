@@ -87,7 +87,7 @@ func indexKey(value, location string) []byte {
 // has one already, or if a create's location or id is taken. For a create,
 // it reserves the id so that two creates cannot pick the same one.
 func (db *DB) BeginIntent(intents ...*Intent) error {
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		ib, ents, ids := tx.Bucket(bucketIntents), tx.Bucket(bucketEntities), tx.Bucket(bucketByID)
 		for _, in := range intents {
 			loc := in.Entity.Location
@@ -122,7 +122,7 @@ func (db *DB) BeginIntent(intents ...*Intent) error {
 // the intents of done, all in one transaction. Concurrent commits are
 // batched into one fsync.
 func (db *DB) Commit(put, del []*Entity, done []string) error {
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		for _, e := range del {
 			if err := deleteEntity(tx, e.Location); err != nil {
 				return err
@@ -150,7 +150,7 @@ func (db *DB) Commit(put, del []*Entity, done []string) error {
 // Abort removes intents whose backend call did not happen or was undone,
 // releasing the ids that creates had reserved.
 func (db *DB) Abort(intents ...*Intent) error {
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		ib, ents, ids := tx.Bucket(bucketIntents), tx.Bucket(bucketEntities), tx.Bucket(bucketByID)
 		for _, in := range intents {
 			loc := in.Entity.Location
@@ -166,6 +166,19 @@ func (db *DB) Abort(intents ...*Intent) error {
 		return nil
 	})
 	return storeErr(err)
+}
+
+// write runs a write transaction. A lone writer commits at once; writers
+// that overlap share one commit, and so one fsync, through bbolt's Batch,
+// which is what makes concurrent durable creates fast. (Batch may run fn
+// twice: every fn here is idempotent.)
+func (db *DB) write(fn func(*bolt.Tx) error) error {
+	if db.writers.Add(1) == 1 {
+		defer db.writers.Add(-1)
+		return db.bolt.Update(fn)
+	}
+	defer db.writers.Add(-1)
+	return db.bolt.Batch(fn)
 }
 
 func putEntity(tx *bolt.Tx, e *Entity) error {
@@ -284,18 +297,16 @@ const (
 	ByTarget              // links whose target is Value
 )
 
-// Scan visits, in location order, the entities of an index whose location
-// sorts after `after` ("" for the start), until fn returns false.
-func (db *DB) Scan(idx Index, value, after string, fn func(*Entity) bool) error {
+// Scan visits, in location order, the entities of an index, skipping the
+// first skip of them without reading them (cheap deep pages), until fn
+// returns false.
+func (db *DB) Scan(idx Index, value string, skip int, fn func(*Entity) bool) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		if idx == ByPrefix {
 			c := tx.Bucket(bucketEntities).Cursor()
-			start := value
-			if after > start {
-				start = after
-			}
-			for k, v := c.Seek([]byte(start)); k != nil && bytes.HasPrefix(k, []byte(value)); k, v = c.Next() {
-				if string(k) == after {
+			for k, v := c.Seek([]byte(value)); k != nil && bytes.HasPrefix(k, []byte(value)); k, v = c.Next() {
+				if skip > 0 {
+					skip--
 					continue
 				}
 				e := new(Entity)
@@ -310,17 +321,13 @@ func (db *DB) Scan(idx Index, value, after string, fn func(*Entity) bool) error 
 		}
 		bucket := map[Index][]byte{ByKind: bucketByKind, ByMixin: bucketByMixin, BySource: bucketBySource, ByTarget: bucketByTarget}[idx]
 		prefix := indexKey(value, "")
-		start := prefix
-		if after != "" {
-			start = indexKey(value, after)
-		}
 		c := tx.Bucket(bucket).Cursor()
-		for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			loc := string(k[len(prefix):])
-			if loc == after {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if skip > 0 {
+				skip--
 				continue
 			}
-			e, err := getEntity(tx, loc)
+			e, err := getEntity(tx, string(k[len(prefix):]))
 			if err != nil {
 				return err
 			}

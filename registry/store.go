@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,8 +64,9 @@ type categoryRecord struct {
 
 // DB is the bbolt data file.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt    *bolt.DB
+	path    string
+	writers atomic.Int32 // write transactions in flight
 }
 
 // OpenDB opens (creating if needed) the data file at path, creates the
@@ -82,9 +84,9 @@ func OpenDB(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	// Concurrent writers share one fsync through Batch; a short delay keeps
-	// a lone writer fast while still gathering a burst.
-	b.MaxBatchDelay = 2 * time.Millisecond
+	// Overlapping writers share one fsync through Batch (see write); the
+	// delay only gathers a burst that is already under way.
+	b.MaxBatchDelay = 500 * time.Microsecond
 	db := &DB{bolt: b, path: path}
 	if err := b.Update(db.initLayout); err != nil {
 		_ = b.Close()

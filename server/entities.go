@@ -118,14 +118,14 @@ func (s *Server) pathPrefix(r *request, prefix string) (*reply, error) {
 		if err := s.filters(r, q); err != nil {
 			return nil, err
 		}
-		ents, err := s.engine.List(r.Request().Context(), q)
+		ents, header, err := s.page(r, q)
 		if err != nil {
 			return nil, err
 		}
 		if len(ents) == 0 && q.Page <= 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
 			return nil, occi.Errorf(occi.NotFound, "nothing is at or below %s", prefix)
 		}
-		return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+		return &reply{status: http.StatusOK, body: s.locations(r, ents), header: header}, nil
 	case http.MethodDelete:
 		return s.deleteAll(r, q)
 	}
@@ -188,12 +188,14 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 	return nil, methodNotAllowed(r, "an entity ("+loc+")")
 }
 
-// list answers a collection, filtered and paged by the request.
+// list answers a collection, filtered and paged by the request. A listing
+// is always paged: without ?number= a page holds max_page entities, and a
+// Link header with rel="next" says when there are more.
 func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 	if err := s.filters(r, q); err != nil {
 		return nil, err
 	}
-	ents, err := s.engine.List(r.Request().Context(), q)
+	ents, header, err := s.page(r, q)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +211,31 @@ func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 			c.Resources = append(c.Resources, resourceOf(v))
 		}
 	}
-	if c.Links != nil && c.Resources == nil {
-		// A collection of links only renders as such.
-		return &reply{status: http.StatusOK, body: c}, nil
-	}
-	if c.Resources == nil {
+	if c.Links == nil && c.Resources == nil {
 		c.Resources = []*occi.Resource{}
 	}
-	return &reply{status: http.StatusOK, body: c}, nil
+	return &reply{status: http.StatusOK, body: c, header: header}, nil
+}
+
+// page lists one page of a query, the default one when the request names
+// none, with a Link to the next page when this one is full.
+func (s *Server) page(r *request, q *engine.Query) ([]*registry.Entity, http.Header, error) {
+	if q.Number == 0 {
+		q.Number = s.engine.MaxPage()
+	}
+	if q.Page == 0 {
+		q.Page = 1
+	}
+	ents, err := s.engine.List(r.Request().Context(), q)
+	if err != nil || len(ents) < q.Number {
+		return ents, nil, err
+	}
+	u := *r.Request().URL
+	params := u.Query()
+	params.Set("page", strconv.Itoa(q.Page+1))
+	params.Set("number", strconv.Itoa(q.Number))
+	u.RawQuery = params.Encode()
+	return ents, http.Header{"Link": {"<" + u.RequestURI() + `>; rel="next"`}}, nil
 }
 
 // filters reads ?category=, ?attribute=&value=, ?page=&number= and a
@@ -245,9 +264,6 @@ func (s *Server) filters(r *request, q *engine.Query) error {
 	}
 	if q.Number, err = intParam(params.Get("number"), "number"); err != nil {
 		return err
-	}
-	if q.Page > 0 && q.Number == 0 {
-		q.Number = s.engine.MaxPage()
 	}
 	if r.hasBody() {
 		var c renderers.Collection
