@@ -34,8 +34,11 @@ lint:
 	@test -x "$(GOLANGCI_LINT)" || GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 	$(GOLANGCI_LINT) run ./...
 
-## bench: every Go benchmark
-bench:
+## bench: the load benchmark (ocnid vs a bare baseline server, same run), then every Go benchmark
+BENCH_ARGS ?=
+bench: build
+	$(GO) build -o bin/ocni-bench ./cmd/ocni-bench
+	bin/ocni-bench -ocnid bin/ocnid -report bench-report.json $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 ## crashtest: kill -9 ocnid at random moments under load, CRASH_ROUNDS times (CI runs a few)

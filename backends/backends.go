@@ -67,6 +67,10 @@ type Capabilities struct {
 	Kinds []string
 	// Actions are the action ids implemented.
 	Actions []string
+	// Volatile says that the provider's objects do not outlive it (an
+	// in-memory simulation): there is nothing on a VIM to recover after a
+	// crash, so the engine writes no intents for it.
+	Volatile bool
 }
 
 // ServesKind reports whether the provider serves entities of the kind.

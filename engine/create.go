@@ -257,9 +257,11 @@ func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*
 	for i, p := range all {
 		intents[i] = &registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now().UTC()}
 	}
-	if err := e.db.BeginIntent(intents...); err != nil {
+	release, err := e.begin(intents...)
+	if err != nil {
 		return err
 	}
+	defer release()
 	var made []*prepared
 	for _, p := range all {
 		reported, err := p.provider.Create(ctx, object(snap, p.ent))
@@ -311,9 +313,7 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents 
 			abort = append(abort, in)
 		}
 	}
-	if err := e.db.Abort(abort...); err != nil {
-		e.log.Warn("cannot abort intents; recovery will", "error", err.Error())
-	}
+	e.abort(abort...)
 }
 
 // mayExist asks the provider whether an object whose create failed with an

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
@@ -29,6 +30,12 @@ type Engine struct {
 	providers map[string]backends.Provider
 	log       *slog.Logger
 	maxPage   int
+
+	// busy holds the locations (and the ids of creates) with an operation
+	// in flight. The process owns the data file alone, so this is all the
+	// serialisation entity operations need.
+	mu   sync.Mutex
+	busy map[string]bool
 }
 
 // Options configure an Engine.
@@ -51,7 +58,7 @@ func New(reg *registry.Registry, db *registry.DB, opts Options) *Engine {
 	if opts.MaxPage <= 0 {
 		opts.MaxPage = DefaultMaxPage
 	}
-	return &Engine{reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage}
+	return &Engine{reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, busy: map[string]bool{}}
 }
 
 // MaxPage returns the largest page a listing may ask for.

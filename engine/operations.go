@@ -153,9 +153,11 @@ func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *
 		return nil, err
 	}
 	intent := &registry.Intent{Op: registry.OpUpdate, Entity: next, Before: old, Started: time.Now().UTC()}
-	if err := e.db.BeginIntent(intent); err != nil {
+	release, err := e.begin(intent)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	reported, err := p.Update(ctx, object(snap, old), object(snap, next))
 	if err != nil {
 		e.settle(intent, err)
@@ -207,9 +209,7 @@ func (e *Engine) settle(intent *registry.Intent, err error) {
 		e.log.Warn("backend outcome unknown; recovery will resolve it", "op", intent.Op, "location", intent.Entity.Location, "error", err.Error())
 		return
 	}
-	if aerr := e.db.Abort(intent); aerr != nil {
-		e.log.Warn("cannot abort intent", "location", intent.Entity.Location, "error", aerr.Error())
-	}
+	e.abort(intent)
 }
 
 // Action invokes an action on an entity.
@@ -231,9 +231,11 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 		return nil, occi.Errorf(occi.Unimplemented, "provider %q does not implement action %s", ent.Provider, inv.Action)
 	}
 	intent := &registry.Intent{Op: registry.OpAction, Entity: ent, Action: inv.Action, Params: params, Started: time.Now().UTC()}
-	if err := e.db.BeginIntent(intent); err != nil {
+	release, err := e.begin(intent)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	reported, err := p.Action(ctx, object(snap, ent), inv.Action, params)
 	if err != nil {
 		e.settle(intent, err)
@@ -291,9 +293,11 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 	for i, v := range victims {
 		intents[i] = &registry.Intent{Op: registry.OpDelete, Entity: v, Started: time.Now().UTC()}
 	}
-	if err := e.db.BeginIntent(intents...); err != nil {
+	release, err := e.begin(intents...)
+	if err != nil {
 		return err
 	}
+	defer release()
 	var gone []*registry.Entity
 	var done []string
 	var failure error
@@ -309,8 +313,8 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 			for _, rest := range intents[i:] {
 				if rest == intents[i] {
 					e.settle(rest, err)
-				} else if aerr := e.db.Abort(rest); aerr != nil {
-					e.log.Warn("cannot abort intent", "location", rest.Entity.Location, "error", aerr.Error())
+				} else {
+					e.abort(rest)
 				}
 			}
 			break

@@ -168,19 +168,6 @@ func (db *DB) Abort(intents ...*Intent) error {
 	return storeErr(err)
 }
 
-// write runs a write transaction. A lone writer commits at once; writers
-// that overlap share one commit, and so one fsync, through bbolt's Batch,
-// which is what makes concurrent durable creates fast. (Batch may run fn
-// twice: every fn here is idempotent.)
-func (db *DB) write(fn func(*bolt.Tx) error) error {
-	if db.writers.Add(1) == 1 {
-		defer db.writers.Add(-1)
-		return db.bolt.Update(fn)
-	}
-	defer db.writers.Add(-1)
-	return db.bolt.Batch(fn)
-}
-
 func putEntity(tx *bolt.Tx, e *Entity) error {
 	raw, err := json.Marshal(e)
 	if err != nil {

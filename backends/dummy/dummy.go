@@ -220,7 +220,8 @@ func operationSet(option string, names []string) (map[string]bool, error) {
 
 // Capabilities implements backends.Provider.
 func (p *Provider) Capabilities() backends.Capabilities {
-	return backends.Capabilities{Kinds: slices.Clone(p.caps.Kinds), Actions: slices.Clone(p.caps.Actions)}
+	// Without a state file the simulated VIM dies with the provider.
+	return backends.Capabilities{Kinds: slices.Clone(p.caps.Kinds), Actions: slices.Clone(p.caps.Actions), Volatile: p.stateFile == ""}
 }
 
 // begin is the start of every call: it gives up at once on a done context,

@@ -67,8 +67,11 @@ func TestKill9Durability(t *testing.T) {
 						continue
 					}
 					if res.StatusCode == 201 {
-						u := res.Header.Get("Location")
-						acked[u[strings.Index(u, "/compute/"):]] = title
+						if _, loc, ok := strings.Cut(res.Header.Get("Location"), "/compute/"); ok {
+							acked["/compute/"+loc] = title
+						} else {
+							t.Errorf("201 without a compute Location: %q", res.Header.Get("Location"))
+						}
 					} else {
 						failed++
 					}
