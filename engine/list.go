@@ -110,13 +110,19 @@ func RenderValue(v any) string {
 // Views returns the views of entities, for rendering a collection.
 func (e *Engine) Views(ents []*registry.Entity) ([]*View, error) {
 	snap := e.reg.Snapshot()
+	var resources []string
+	for _, ent := range ents {
+		if !ent.IsLink() {
+			resources = append(resources, ent.Location)
+		}
+	}
+	links, err := e.db.LinksFrom(resources)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*View, len(ents))
 	for i, ent := range ents {
-		v, err := e.view(snap, ent)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
+		out[i] = &View{Entity: ent, Actions: actionsOf(snap, ent), Links: links[ent.Location]}
 	}
 	return out, nil
 }

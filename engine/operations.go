@@ -25,13 +25,11 @@ func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
 func (e *Engine) view(snap *registry.Snapshot, ent *registry.Entity) (*View, error) {
 	v := &View{Entity: ent, Actions: actionsOf(snap, ent)}
 	if !ent.IsLink() {
-		err := e.db.Scan(registry.BySource, ent.Location, 0, func(l *registry.Entity) bool {
-			v.Links = append(v.Links, l)
-			return true
-		})
+		links, err := e.db.LinksFrom([]string{ent.Location})
 		if err != nil {
 			return nil, err
 		}
+		v.Links = links[ent.Location]
 	}
 	return v, nil
 }

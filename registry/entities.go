@@ -326,6 +326,27 @@ func (db *DB) Scan(idx Index, value string, skip int, fn func(*Entity) bool) err
 	})
 }
 
+// LinksFrom returns the links whose source is each of the locations, read
+// in one transaction: a page of resources renders from one consistent view.
+func (db *DB) LinksFrom(locs []string) (map[string][]*Entity, error) {
+	out := make(map[string][]*Entity, len(locs))
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBySource).Cursor()
+		for _, loc := range locs {
+			prefix := indexKey(loc, "")
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				l, err := getEntity(tx, string(k[len(prefix):]))
+				if err != nil {
+					return err
+				}
+				out[loc] = append(out[loc], l)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // CountKinds returns, for the first of ids that entities use as kind or
 // mixin, how many use it; "" and 0 when none does.
 func (db *DB) CountKinds(ids []string) (string, int, error) {
