@@ -7,7 +7,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/ocni/ocni/server.Version=$(VERSION)
 BENCHTIME     ?= 1s
 
-.PHONY: run build test test-deps vet lint bench crashtest clean
+.PHONY: run build test test-deps vet lint bench soak crashtest clean
 
 ## run: start ocnid on 127.0.0.1:8090 with ./data/ocni.db and the dummy provider
 run:
@@ -40,6 +40,12 @@ bench: build
 	$(GO) build -o bin/ocni-bench ./cmd/ocni-bench
 	bin/ocni-bench -ocnid bin/ocnid -report bench-report.json $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## soak: a mixed load for SOAK_DURATION, failing if memory or goroutines grow more than 10% (CI: 1m)
+SOAK_DURATION ?= 10m
+soak: build
+	$(GO) build -o bin/ocni-bench ./cmd/ocni-bench
+	bin/ocni-bench -ocnid bin/ocnid -c 8 -soak $(SOAK_DURATION) -report soak-report.json
 
 ## crashtest: kill -9 ocnid at random moments under load, CRASH_ROUNDS times (CI runs a few)
 CRASH_ROUNDS ?= 25

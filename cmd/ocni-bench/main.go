@@ -41,6 +41,8 @@ type options struct {
 	scenarios []string
 	report    string
 	large     int
+	soak      time.Duration
+	sample    time.Duration
 }
 
 func main() {
@@ -58,6 +60,8 @@ func main() {
 	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames, ","), "scenarios to run")
 	flag.StringVar(&o.report, "report", "bench-report.json", "JSON report file")
 	flag.IntVar(&o.large, "large", 0, "also measure a store of this many entities (e.g. 1000000)")
+	flag.DurationVar(&o.soak, "soak", 0, "instead of the scenarios, run a mixed load this long and watch memory and goroutines")
+	flag.DurationVar(&o.sample, "sample", 10*time.Second, "soak: time between samples")
 	flag.Parse()
 	o.scenarios = strings.Split(scenarios, ",")
 	if err := run(&o); err != nil {
@@ -85,6 +89,7 @@ type Report struct {
 	Baseline Result         `json:"baseline"`
 	Results  []Result       `json:"results"`
 	Large    *LargeReport   `json:"large,omitempty"`
+	Soak     *SoakReport    `json:"soak,omitempty"`
 	Settings map[string]any `json:"settings"`
 }
 
@@ -102,6 +107,20 @@ func run(o *options) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
+	if o.soak > 0 {
+		s, err := soak(o, dir, o.soak, o.sample)
+		if err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+		b, _ := json.MarshalIndent(&Report{When: time.Now().UTC(), Machine: machine(), Soak: s}, "", "  ")
+		if err := os.WriteFile(o.report, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		if !s.Passed {
+			return errors.New("soak failed: memory, goroutines or errors grew (see the SOAK lines)")
+		}
+		return nil
+	}
 
 	baseAddr, stopBase, err := startBaseline()
 	if err != nil {
@@ -313,7 +332,12 @@ func startOcnid(bin, data string) (*process, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	cmd := exec.Command(bin, "-listen", addr, "-data", data, "-log-level", "warn")
+	return startCmd(bin, addr, "-data", data, "-log-level", "warn")
+}
+
+// startCmd starts ocnid listening on addr with more arguments.
+func startCmd(bin, addr string, args ...string) (*process, time.Duration, error) {
+	cmd := exec.Command(bin, append([]string{"-listen", addr}, args...)...)
 	p, took, err := start(cmd, addr, "/-/")
 	if err != nil {
 		return nil, 0, fmt.Errorf("ocnid: %w", err)

@@ -35,6 +35,9 @@ type Config struct {
 	ShutdownTimeout int `yaml:"shutdown_timeout"`
 	// MaxPage is the largest page (?number=) a listing may ask for.
 	MaxPage int `yaml:"max_page"`
+	// DebugListen, when set, serves Go's pprof profiles on this address
+	// (keep it on loopback): for profiling and for the soak test.
+	DebugListen string `yaml:"debug_listen"`
 	// Providers are the backend provider instances.
 	Providers []Provider `yaml:"providers"`
 	// Bindings bind kind ids to provider names. A binding made at runtime
@@ -116,6 +119,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("config: shutdown_timeout must be positive, got %d", c.ShutdownTimeout)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			return fmt.Errorf("config: debug_listen %q: want host:port (%w)", c.DebugListen, err)
+		}
 	}
 	if c.MaxPage <= 0 {
 		return fmt.Errorf("config: max_page must be positive, got %d", c.MaxPage)

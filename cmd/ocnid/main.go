@@ -90,6 +90,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	if cfg.DebugListen != "" {
+		stopDebug, err := serveDebug(cfg.DebugListen, logger)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
@@ -122,6 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&over.Data, "data", "", "bbolt data file (default ./data/ocni.db)")
 	fs.Var(&over.BodyLimit, "body-limit", "largest request body, e.g. 1MiB (default 1MiB)")
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&over.DebugListen, "debug-listen", "", "serve pprof profiles on this address (off by default)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -142,6 +150,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 			cfg.BodyLimit = over.BodyLimit
 		case "log-level":
 			cfg.LogLevel = over.LogLevel
+		case "debug-listen":
+			cfg.DebugListen = over.DebugListen
 		}
 	})
 	return cfg, cfg.Validate()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -364,5 +365,40 @@ func TestCrashBetweenVIMAndCommit(t *testing.T) {
 	}
 	if n := strings.Count(string(state), `"location"`); n != 1 {
 		t.Errorf("the VIM holds %d objects, want 1: %s", n, state)
+	}
+}
+
+func TestDebugListener(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	debug := "127.0.0.1:0"
+	// Find a free port for the debug listener.
+	if l, err := net.Listen("tcp", debug); err == nil {
+		debug = l.Addr().String()
+		_ = l.Close()
+	}
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "ocni.db"), "-debug-listen", debug}, io.Discard, ready)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	res, err := http.Get("http://" + debug + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.Contains(string(body), "goroutine profile: total") {
+		t.Errorf("debug listener: %d %.200s", res.StatusCode, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }
