@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,5 +333,55 @@ func TestConcurrentOperationOnOneEntityIsRefused(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The VIM changes behind ocni's back: a refresh commits what it reports,
+// and an object that vanished marks its entity in error instead of
+// dropping it.
+func TestRefresh(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	for _, id := range []string{"vm1", "vm2", "vm3"} {
+		if _, err := w.eng.Create(ctx, compute(id), Placement{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := w.reg.Snapshot()
+	vm1, _ := w.db.Entity("/compute/vm1")
+	vm2, _ := w.db.Entity("/compute/vm2")
+	if _, err := w.vim.Action(ctx, object(snap, vm1), occi.ComputeActionScheme+"stop", map[string]any{"method": "poweroff"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.vim.Delete(ctx, object(snap, vm2)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.eng.Refresh(ctx, "dummy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked != 3 || rep.Changed != 1 || rep.Lost != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	get := func(loc string) map[string]any {
+		v, err := w.eng.Get(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Attributes
+	}
+	if s := get("/compute/vm1")["occi.compute.state"]; s != "inactive" {
+		t.Errorf("vm1 stopped on the VIM reads %v", s)
+	}
+	a := get("/compute/vm2")
+	if a["occi.compute.state"] != "error" || !strings.Contains(fmt.Sprint(a["occi.compute.state.message"]), "removed outside") {
+		t.Errorf("vm2 removed from the VIM reads %v", a)
+	}
+	if s := get("/compute/vm3")["occi.compute.state"]; s != "active" {
+		t.Errorf("vm3 reads %v", s)
+	}
+	// A second pass finds nothing new.
+	if rep, _ := w.eng.Refresh(ctx, "dummy"); rep.Changed != 0 {
+		t.Errorf("second pass %+v", rep)
 	}
 }

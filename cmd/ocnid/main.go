@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"github.com/ocni/ocni/backends"
-	_ "github.com/ocni/ocni/backends/dummy" // the default driver
+	_ "github.com/ocni/ocni/backends/dummy"   // the default driver
+	_ "github.com/ocni/ocni/backends/libvirt" // the libvirt driver
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/server"
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
 	srv := server.New(server.Config{Registry: reg, Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
+	eng.RunRefresh(ctx)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,0 +1,570 @@
+package libvirt
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/ocni/ocni/backends"
+	"github.com/ocni/ocni/occi"
+)
+
+// Action ids.
+const (
+	actStart   = occi.ComputeActionScheme + "start"
+	actStop    = occi.ComputeActionScheme + "stop"
+	actRestart = occi.ComputeActionScheme + "restart"
+	actSuspend = occi.ComputeActionScheme + "suspend"
+	actSave    = occi.ComputeActionScheme + "save"
+	actUp      = occi.NetworkActionScheme + "up"
+	actDown    = occi.NetworkActionScheme + "down"
+	actOnline  = occi.StorageActionScheme + "online"
+	actOffline = occi.StorageActionScheme + "offline"
+)
+
+// Compute attributes.
+const (
+	attrCores          = "occi.compute.cores"
+	attrMemory         = "occi.compute.memory"
+	attrArch           = "occi.compute.architecture"
+	attrHostname       = "occi.compute.hostname"
+	attrComputeState   = "occi.compute.state"
+	attrComputeMessage = "occi.compute.state.message"
+)
+
+// Defaults for a compute that does not say.
+const (
+	defaultCores  = 1
+	defaultMemory = 1.0 // GiB
+	maxCores      = 4096
+	kibPerGiB     = 1 << 20
+)
+
+// gracefulWait bounds how long a graceful stop waits for the guest to
+// power off before answering with the state it is in.
+const gracefulWait = 30 * time.Second
+
+// The OCCI architectures and libvirt's names for them.
+var architectures = map[string]string{"x86": "i686", "x64": "x86_64"}
+
+func domainName(id string) string { return NamePrefix + id }
+
+// domain is a domain of ours: its handle, its persistent definition and
+// the metadata in it.
+type domain struct {
+	dom  golibvirt.Domain
+	def  *node
+	meta *meta
+}
+
+// lookupDomain finds the domain made for the compute or link holder id; a
+// domain of that name without our metadata for the id is not ours, and
+// NotFound.
+func (p *Provider) lookupDomain(conn *golibvirt.Libvirt, id string) (*domain, error) {
+	dom, err := conn.DomainLookupByName(domainName(id))
+	if err != nil {
+		if isNotFound(err) {
+			return nil, p.notFound("compute", id)
+		}
+		return nil, p.fail("looking up domain "+domainName(id), err)
+	}
+	return p.readDomain(conn, dom, id)
+}
+
+// readDomain reads a domain's persistent definition and metadata; with an
+// id, a domain whose metadata names another is NotFound.
+func (p *Provider) readDomain(conn *golibvirt.Libvirt, dom golibvirt.Domain, id string) (*domain, error) {
+	x, err := conn.DomainGetXMLDesc(dom, golibvirt.DomainXMLSecure|golibvirt.DomainXMLInactive)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, p.notFound("compute", id)
+		}
+		return nil, p.fail("reading domain "+dom.Name, err)
+	}
+	def, err := parseXML(x)
+	if err != nil {
+		return nil, occi.Errorf(occi.Internal, "libvirt provider %s: domain %s: %w", p.name, dom.Name, err)
+	}
+	m := findMeta(def)
+	if m == nil || (id != "" && m.ID != id) {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: domain %s was not made for compute %s", p.name, dom.Name, id)
+	}
+	return &domain{dom: dom, def: def, meta: m}, nil
+}
+
+// liveDef reads the running definition of an active domain.
+func (p *Provider) liveDef(conn *golibvirt.Libvirt, d *domain) (*node, error) {
+	x, err := conn.DomainGetXMLDesc(d.dom, 0)
+	if err != nil {
+		return nil, p.fail("reading domain "+d.dom.Name, err)
+	}
+	def, err := parseXML(x)
+	if err != nil {
+		return nil, occi.Errorf(occi.Internal, "libvirt provider %s: domain %s: %w", p.name, d.dom.Name, err)
+	}
+	return def, nil
+}
+
+// ourDomains lists the domains that carry metadata of ours, whichever
+// provider made them.
+func (p *Provider) ourDomains(ctx context.Context, conn *golibvirt.Libvirt) ([]*domain, error) {
+	doms, _, err := conn.ConnectListAllDomains(1, 0)
+	if err != nil {
+		return nil, p.fail("listing domains", err)
+	}
+	var out []*domain
+	for _, dom := range doms {
+		if !strings.HasPrefix(dom.Name, NamePrefix) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, occi.Errorf(occi.Unavailable, "libvirt provider %s: listing domains: %w", p.name, err)
+		}
+		d, err := p.readDomain(conn, dom, "")
+		if errors.Is(err, occi.ErrNotFound) {
+			continue // gone meanwhile, or not ours
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// domainState reads a domain's state.
+func (p *Provider) domainState(conn *golibvirt.Libvirt, d *domain) (golibvirt.DomainState, int32, error) {
+	st, reason, err := conn.DomainGetState(d.dom, 0)
+	if err != nil {
+		if isNotFound(err) {
+			return 0, 0, p.notFound("compute", d.meta.ID)
+		}
+		return 0, 0, p.fail("reading the state of domain "+d.dom.Name, err)
+	}
+	return golibvirt.DomainState(st), reason, nil
+}
+
+// computeState maps a domain state and its reason to an OCCI compute
+// state and, when there is something to say, a message.
+func computeState(st golibvirt.DomainState, reason int32) (string, string) {
+	switch st {
+	case golibvirt.DomainRunning, golibvirt.DomainBlocked:
+		return "active", ""
+	case golibvirt.DomainPaused:
+		if golibvirt.DomainPausedReason(reason) == golibvirt.DomainPausedIoerror {
+			return "suspended", "paused by an I/O error"
+		}
+		return "suspended", ""
+	case golibvirt.DomainPmsuspended:
+		return "suspended", "suspended by the guest"
+	case golibvirt.DomainShutdown:
+		return "active", "shutting down"
+	case golibvirt.DomainShutoff:
+		switch golibvirt.DomainShutoffReason(reason) {
+		case golibvirt.DomainShutoffSaved:
+			return "suspended", "saved to disk; start resumes it"
+		case golibvirt.DomainShutoffCrashed:
+			return "error", "the domain crashed"
+		case golibvirt.DomainShutoffFailed:
+			return "error", "the domain failed to start"
+		}
+		return "inactive", ""
+	case golibvirt.DomainCrashed:
+		return "error", "the domain crashed"
+	}
+	return "error", "libvirt reports no state for the domain"
+}
+
+func isActive(st golibvirt.DomainState) bool {
+	switch st {
+	case golibvirt.DomainRunning, golibvirt.DomainBlocked, golibvirt.DomainPaused, golibvirt.DomainPmsuspended, golibvirt.DomainShutdown:
+		return true
+	}
+	return false
+}
+
+// computeObserved is what libvirt says of a compute: its state, a message
+// (removed when there is none) and the architecture.
+func (p *Provider) computeObserved(conn *golibvirt.Libvirt, d *domain) (map[string]any, error) {
+	st, reason, err := p.domainState(conn, d)
+	if err != nil {
+		return nil, err
+	}
+	state, msg := computeState(st, reason)
+	out := map[string]any{attrComputeState: state, attrComputeMessage: nil}
+	if msg != "" {
+		out[attrComputeMessage] = msg
+	}
+	if t := d.def.path("os", "type"); t != nil {
+		for occiArch, lv := range architectures {
+			if t.get("arch") == lv {
+				out[attrArch] = occiArch
+			}
+		}
+	}
+	return out, nil
+}
+
+// computeSize reads cores, memory (in KiB) and the libvirt architecture.
+func (p *Provider) computeSize(o *backends.Object) (cores int, memKiB uint64, arch string, err error) {
+	cores = defaultCores
+	if c, ok := number(o, attrCores); ok {
+		if c != math.Trunc(c) || c < 1 || c > maxCores {
+			return 0, 0, "", p.invalid("%s = %v: a whole number from 1 to %d", attrCores, c, maxCores)
+		}
+		cores = int(c)
+	}
+	mem := defaultMemory
+	if m, ok := number(o, attrMemory); ok {
+		if m <= 0 || m > 1<<20 {
+			return 0, 0, "", p.invalid("%s = %v: a positive number of GiB", attrMemory, m)
+		}
+		mem = m
+	}
+	memKiB = uint64(math.Ceil(mem * kibPerGiB))
+	arch = "x86_64"
+	if a := str(o, attrArch); a != "" {
+		lv, ok := architectures[a]
+		if !ok {
+			return 0, 0, "", p.invalid("%s = %q: x86 or x64", attrArch, a)
+		}
+		arch = lv
+	}
+	return cores, memKiB, arch, nil
+}
+
+// domainDef builds the definition of a new domain.
+func (p *Provider) domainDef(o *backends.Object, m *meta) (*node, error) {
+	cores, memKiB, arch, err := p.computeSize(o)
+	if err != nil {
+		return nil, err
+	}
+	typ := p.domainType(arch)
+	d := elem("domain", "type", typ)
+	d.add(textElem("name", domainName(o.ID)))
+	setDescriptions(d, o)
+	keep(m, o, attrHostname)
+	d.add(elem("metadata").add(m.element()))
+	mem := strconv.FormatUint(memKiB, 10)
+	d.add(textElem("memory", mem, "unit", "KiB"), textElem("currentMemory", mem, "unit", "KiB"))
+	d.add(textElem("vcpu", strconv.Itoa(cores), "placement", "static"))
+	d.add(elem("os").add(textElem("type", "hvm", "arch", arch), elem("boot", "dev", "hd"), elem("boot", "dev", "network")))
+	d.add(elem("features").add(elem("acpi"), elem("apic")))
+	d.add(textElem("on_poweroff", "destroy"), textElem("on_reboot", "restart"), textElem("on_crash", "destroy"))
+	devices := elem("devices")
+	if typ == "kvm" || typ == "qemu" {
+		devices.add(elem("serial", "type", "pty"), elem("console", "type", "pty"))
+	}
+	d.add(devices)
+	return d, nil
+}
+
+// setDescriptions puts the title and summary in <title> and
+// <description>, or removes them.
+func setDescriptions(d *node, o *backends.Object) {
+	for _, td := range []struct{ elem, value string }{
+		{"title", oneLine(str(o, occi.AttrTitle))},
+		{"description", str(o, occi.AttrSummary)},
+	} {
+		if td.value == "" {
+			d.remove(func(k *node) bool { return k.name == td.elem })
+		} else {
+			d.replace(textElem(td.elem, td.value))
+		}
+	}
+}
+
+// define writes a domain's persistent definition.
+func (p *Provider) define(conn *golibvirt.Libvirt, def *node) (golibvirt.Domain, error) {
+	dom, err := conn.DomainDefineXMLFlags(def.String(), 0)
+	if err != nil {
+		name := ""
+		if n := def.child("name"); n != nil {
+			name = n.textContent()
+		}
+		return dom, p.fail("defining domain "+name, err)
+	}
+	return dom, nil
+}
+
+// undefine removes a domain's definition with its saved state.
+func (p *Provider) undefine(conn *golibvirt.Libvirt, dom golibvirt.Domain) error {
+	err := conn.DomainUndefineFlags(dom, golibvirt.DomainUndefineManagedSave|golibvirt.DomainUndefineSnapshotsMetadata)
+	if err != nil && unsupported(err) {
+		err = conn.DomainUndefine(dom)
+	}
+	if err != nil {
+		return p.fail("undefining domain "+dom.Name, err)
+	}
+	return nil
+}
+
+// createCompute defines the domain and starts it.
+func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	op := "create compute " + o.ID
+	conn, err := p.client(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	m := p.newMeta(o)
+	def, err := p.domainDef(o, m)
+	if err != nil {
+		return nil, err
+	}
+	name := domainName(o.ID)
+	defer p.locks.lock("domain:" + name)()
+	if _, err := conn.DomainLookupByName(name); err == nil {
+		return nil, occi.Errorf(occi.AlreadyExists, "libvirt provider %s: domain %s already exists", p.name, name)
+	} else if !isNotFound(err) {
+		return nil, p.fail(op, err)
+	}
+	if err := p.check(ctx, op); err != nil {
+		return nil, err
+	}
+	dom, err := p.define(conn, def)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.DomainCreate(dom); err != nil {
+		if uerr := p.undefine(conn, dom); uerr != nil {
+			return nil, errors.Join(p.fail("starting domain "+name, err), uerr)
+		}
+		return nil, p.fail("starting domain "+name, err)
+	}
+	return p.computeObserved(conn, &domain{dom: dom, def: def, meta: m})
+}
+
+func (p *Provider) retrieveCompute(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	conn, err := p.client(ctx, "retrieve compute "+o.ID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := p.lookupDomain(conn, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	return p.computeObserved(conn, d)
+}
+
+// updateCompute rewrites the persistent definition: cores, memory and
+// architecture apply at the domain's next start.
+func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	op := "update compute " + o.ID
+	conn, err := p.client(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	cores, memKiB, arch, err := p.computeSize(o)
+	if err != nil {
+		return nil, err
+	}
+	defer p.locks.lock("domain:" + domainName(o.ID))()
+	d, err := p.lookupDomain(conn, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	mem := strconv.FormatUint(memKiB, 10)
+	d.def.ensure("vcpu").setText(strconv.Itoa(cores))
+	d.def.child("vcpu").unset("current")
+	for _, name := range []string{"memory", "currentMemory"} {
+		e := d.def.ensure(name)
+		e.attrs = nil
+		e.set("unit", "KiB")
+		e.setText(mem)
+	}
+	if str(o, attrArch) != "" {
+		d.def.ensure("os").ensure("type").set("arch", arch)
+	}
+	setDescriptions(d.def, o)
+	d.meta.Location, d.meta.Kind = o.Location, o.Kind
+	delete(d.meta.Attrs, attrHostname)
+	keep(d.meta, o, attrHostname)
+	setMeta(d.def, d.meta)
+	if err := p.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if _, err := p.define(conn, d.def); err != nil {
+		return nil, err
+	}
+	return p.computeObserved(conn, d)
+}
+
+// deleteCompute powers the domain off and removes it, with the links
+// recorded in it; the volumes it used stay.
+func (p *Provider) deleteCompute(ctx context.Context, id string) error {
+	op := "delete compute " + id
+	conn, err := p.client(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer p.locks.lock("domain:" + domainName(id))()
+	d, err := p.lookupDomain(conn, id)
+	if err != nil {
+		return err
+	}
+	st, _, err := p.domainState(conn, d)
+	if err != nil {
+		return err
+	}
+	if err := p.check(ctx, op); err != nil {
+		return err
+	}
+	if isActive(st) {
+		if err := conn.DomainDestroy(d.dom); err != nil && !isCode(err, golibvirt.ErrOperationInvalid) {
+			return p.fail("powering off domain "+d.dom.Name, err)
+		}
+	}
+	return p.undefine(conn, d.dom)
+}
+
+// computeAction runs start, stop, restart and suspend.
+func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action string, params map[string]any) (map[string]any, error) {
+	var method string
+	switch action {
+	case actStart:
+	case actStop:
+		method = methodOf(params, "poweroff")
+	case actRestart:
+		method = methodOf(params, "cold")
+	case actSuspend:
+		method = methodOf(params, "suspend")
+	default:
+		if _, err := p.retrieveCompute(ctx, o); err != nil {
+			return nil, err
+		}
+		return nil, p.unimplementedAction(o, action)
+	}
+	term := action[strings.LastIndexByte(action, '#')+1:]
+	op := term + " compute " + o.ID
+	conn, err := p.client(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	defer p.locks.lock("domain:" + domainName(o.ID))()
+	d, err := p.lookupDomain(conn, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	st, reason, err := p.domainState(conn, d)
+	if err != nil {
+		return nil, err
+	}
+	state, _ := computeState(st, reason)
+	refuse := func() error {
+		return occi.Errorf(occi.FailedPrecondition, "cannot %s compute %s: it is %s", term, o.ID, state)
+	}
+	if err := p.check(ctx, op); err != nil {
+		return nil, err
+	}
+	var callErr error
+	switch action {
+	case actStart:
+		switch st {
+		case golibvirt.DomainPaused:
+			callErr = conn.DomainResume(d.dom)
+		case golibvirt.DomainShutoff, golibvirt.DomainCrashed, golibvirt.DomainNostate:
+			// A domain saved by hibernate resumes from its image.
+			callErr = conn.DomainCreate(d.dom)
+		default:
+			return nil, refuse()
+		}
+	case actStop:
+		switch {
+		case st == golibvirt.DomainShutoff && golibvirt.DomainShutoffReason(reason) == golibvirt.DomainShutoffSaved:
+			// Hibernated: forgetting the saved state stops it.
+			callErr = conn.DomainManagedSaveRemove(d.dom, 0)
+		case !isActive(st):
+			return nil, refuse()
+		case method == "poweroff":
+			callErr = conn.DomainDestroy(d.dom)
+		case method == "graceful" || method == "acpioff":
+			callErr = p.shutdown(ctx, conn, d, st, method)
+		default:
+			return nil, p.invalidMethod(action, method, "graceful", "acpioff", "poweroff")
+		}
+	case actRestart:
+		if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked {
+			return nil, refuse()
+		}
+		switch method {
+		case "graceful":
+			callErr = conn.DomainReboot(d.dom, golibvirt.DomainRebootDefault)
+		case "warm", "cold":
+			callErr = conn.DomainReset(d.dom, 0)
+		default:
+			return nil, p.invalidMethod(action, method, "graceful", "warm", "cold")
+		}
+	case actSuspend:
+		switch method {
+		case "suspend":
+			if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked {
+				return nil, refuse()
+			}
+			callErr = conn.DomainSuspend(d.dom)
+		case "hibernate":
+			if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked && st != golibvirt.DomainPaused {
+				return nil, refuse()
+			}
+			callErr = conn.DomainManagedSave(d.dom, 0)
+		default:
+			return nil, p.invalidMethod(action, method, "suspend", "hibernate")
+		}
+	}
+	if callErr != nil {
+		return nil, p.fail(op, callErr)
+	}
+	return p.computeObserved(conn, d)
+}
+
+// shutdown asks the guest to power off and waits, at most gracefulWait or
+// until ctx is done, for the domain to be shut off.
+func (p *Provider) shutdown(ctx context.Context, conn *golibvirt.Libvirt, d *domain, st golibvirt.DomainState, method string) error {
+	if st == golibvirt.DomainPaused {
+		// A paused guest cannot hear the request.
+		if err := conn.DomainResume(d.dom); err != nil {
+			return err
+		}
+	}
+	flags := golibvirt.DomainShutdownDefault
+	if method == "acpioff" {
+		flags = golibvirt.DomainShutdownAcpiPowerBtn
+	}
+	err := conn.DomainShutdownFlags(d.dom, flags)
+	if err != nil && unsupported(err) {
+		err = conn.DomainShutdown(d.dom)
+	}
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(gracefulWait)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		now, _, err := p.domainState(conn, d)
+		if err != nil || now == golibvirt.DomainShutoff {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+func methodOf(params map[string]any, def string) string {
+	if m, ok := params["method"].(string); ok && m != "" {
+		return m
+	}
+	return def
+}
+
+func (p *Provider) invalidMethod(action, method string, valid ...string) error {
+	return p.invalid("%s: method %q is not one of %s", action, method, strings.Join(valid, ", "))
+}
