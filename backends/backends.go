@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/ocni/ocni/occi"
 )
 
 // Object is what a provider sees of an entity: everything it needs to make
@@ -109,6 +111,16 @@ type Provider interface {
 	List(ctx context.Context) ([]string, error)
 	// Close releases the provider's connections.
 	Close() error
+}
+
+// TemplateSource is implemented by providers whose VIM offers templates
+// (images, flavours): the server registers them as mixins at start, so that
+// clients find them in the query interface. OS templates depend on
+// infrastructure#os_tpl, resource templates on infrastructure#resource_tpl;
+// their scheme is the provider's own, and their location is under
+// /templates/<provider>/.
+type TemplateSource interface {
+	Templates(ctx context.Context) ([]*occi.Mixin, error)
 }
 
 // Driver describes a backend driver: how to build providers from options.

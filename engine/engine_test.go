@@ -385,3 +385,26 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("second pass %+v", rep)
 	}
 }
+
+// Templates a VIM offers become mixins at start, and an entity can use
+// them; registering again changes nothing.
+func TestRegisterTemplates(t *testing.T) {
+	w := newWorld(t, map[string]any{"os_templates": []any{"debian12", "alpine"}})
+	ctx := context.Background()
+	n, err := w.eng.RegisterTemplates(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("RegisterTemplates = %d, %v", n, err)
+	}
+	id := "http://schemas.ocni.org/dummy/dummy/os_tpl#debian12"
+	if _, ok := w.reg.Snapshot().Mixin(id); !ok {
+		t.Fatalf("%s not registered", id)
+	}
+	in := compute("vm1")
+	in.Mixins = append(in.Mixins, id)
+	if _, err := w.eng.Create(ctx, in, Placement{}); err != nil {
+		t.Fatalf("create with the template: %v", err)
+	}
+	if n, err := w.eng.RegisterTemplates(ctx); err != nil || n != 0 {
+		t.Errorf("second registration = %d, %v", n, err)
+	}
+}

@@ -75,6 +75,10 @@ func init() {
 					"simulates a crash between the VIM call and the server's commit; for crash tests only", ExitCode),
 			},
 			{
+				Name: "os_templates", Type: backends.Strings,
+				Help: "names of the OS images the simulated VIM offers; each becomes an os_tpl mixin of the query interface",
+			},
+			{
 				Name: "state_file", Type: backends.String, Default: "",
 				Help: "JSON file the simulated VIM is loaded from and saved to after every change, so that it outlives the server; empty keeps it in memory only",
 			},
@@ -167,6 +171,7 @@ type Provider struct {
 	failAfter map[string]bool
 	exitAfter map[string]bool
 	stateFile string
+	images    []string
 	caps      backends.Capabilities
 
 	mu      sync.Mutex
@@ -183,6 +188,7 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 		name:      name,
 		latency:   opts.Duration("latency"),
 		stateFile: opts.String("state_file"),
+		images:    opts.Strings("os_templates"),
 		caps:      capabilities(),
 		objects:   map[string]*entry{},
 	}
@@ -206,6 +212,27 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 	}
 	return p, nil
 }
+
+// Templates offers the configured images as OS templates.
+func (p *Provider) Templates(context.Context) ([]*occi.Mixin, error) {
+	scheme := "http://schemas.ocni.org/dummy/" + p.name + "/os_tpl#"
+	var out []*occi.Mixin
+	for _, img := range p.images {
+		m := &occi.Mixin{
+			Category: occi.Category{Scheme: scheme, Term: img, Title: "OS image " + img + " on " + p.name},
+			Depends:  []string{occi.OSTplMixinID},
+			Applies:  []string{occi.ComputeKindID},
+			Location: "/templates/" + p.name + "/os/" + img + "/",
+		}
+		if err := m.Validate(); err != nil {
+			return nil, fmt.Errorf("os template %q: %w", img, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+var _ backends.TemplateSource = (*Provider)(nil)
 
 func operationSet(option string, names []string) (map[string]bool, error) {
 	set := map[string]bool{}

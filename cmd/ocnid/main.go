@@ -74,6 +74,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
+	if n, err := eng.RegisterTemplates(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		logger.Info("templates registered", "count", n)
+	}
 	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
 	srv := server.New(server.Config{Registry: reg, Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
 	eng.RunRefresh(ctx)
