@@ -304,10 +304,16 @@ func (p *Provider) undefine(conn *golibvirt.Libvirt, dom golibvirt.Domain) error
 	return nil
 }
 
-// createCompute defines the domain and starts it.
+// createCompute defines the domain and starts it. With an OS template of
+// the provider among its mixins, the image is first cloned into the root
+// volume, the domain's first disk.
 func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[string]any, error) {
 	op := "create compute " + o.ID
 	conn, err := p.client(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := p.templateOf(o)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +321,15 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 	def, err := p.domainDef(o, m)
 	if err != nil {
 		return nil, err
+	}
+	var img *image
+	if tpl != "" {
+		if img, err = p.resolveImage(ctx, conn, tpl); err != nil {
+			return nil, err
+		}
+		m.OSTpl, m.Image, m.Root, m.RootPool = tpl, img.vol.Name, rootName(o.ID), p.storagePool
+		setMeta(def, m)
+		addRootDisk(def, m.RootPool, m.Root, img.format)
 	}
 	name := domainName(o.ID)
 	defer p.locks.lock("domain:" + name)()
@@ -326,15 +341,25 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 	if err := p.check(ctx, op); err != nil {
 		return nil, err
 	}
+	if img != nil {
+		unlock := p.locks.lock("volume:" + m.Root)
+		err := p.makeRoot(conn, img, m.Root)
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	dom, err := p.define(conn, def)
 	if err != nil {
-		return nil, err
+		return nil, joinUndo(err, p.deleteRoot(conn, m))
 	}
 	if err := conn.DomainCreate(dom); err != nil {
+		serr := p.fail("starting domain "+name, err)
 		if uerr := p.undefine(conn, dom); uerr != nil {
-			return nil, errors.Join(p.fail("starting domain "+name, err), uerr)
+			// The domain stays, with its root volume.
+			return nil, errors.Join(serr, uerr)
 		}
-		return nil, p.fail("starting domain "+name, err)
+		return nil, joinUndo(serr, p.deleteRoot(conn, m))
 	}
 	return p.computeObserved(conn, &domain{dom: dom, def: def, meta: m})
 }
@@ -352,7 +377,8 @@ func (p *Provider) retrieveCompute(ctx context.Context, o *backends.Object) (map
 }
 
 // updateCompute rewrites the persistent definition: cores, memory and
-// architecture apply at the domain's next start.
+// architecture apply at the domain's next start. The OS template cannot
+// change.
 func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[string]any, error) {
 	op := "update compute " + o.ID
 	conn, err := p.client(ctx, op)
@@ -363,9 +389,16 @@ func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
+	tpl, err := p.templateOf(o)
+	if err != nil {
+		return nil, err
+	}
 	defer p.locks.lock("domain:" + domainName(o.ID))()
 	d, err := p.lookupDomain(conn, o.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.checkTemplateKept(ctx, conn, d, tpl); err != nil {
 		return nil, err
 	}
 	mem := strconv.FormatUint(memKiB, 10)
@@ -395,7 +428,8 @@ func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[s
 }
 
 // deleteCompute powers the domain off and removes it, with the links
-// recorded in it; the volumes it used stay.
+// recorded in it and its root volume; the volumes of storages it used
+// stay.
 func (p *Provider) deleteCompute(ctx context.Context, id string) error {
 	op := "delete compute " + id
 	conn, err := p.client(ctx, op)
@@ -419,7 +453,10 @@ func (p *Provider) deleteCompute(ctx context.Context, id string) error {
 			return p.fail("powering off domain "+d.dom.Name, err)
 		}
 	}
-	return p.undefine(conn, d.dom)
+	if err := p.undefine(conn, d.dom); err != nil {
+		return err
+	}
+	return p.deleteRoot(conn, d.meta)
 }
 
 // computeAction runs start, stop, restart and suspend.

@@ -1,15 +1,18 @@
 // Package libvirt is the backend driver for libvirt: computes are domains,
 // networks are isolated virtual networks, storages are volumes of a storage
 // pool, network interfaces and storage links are the domains' <interface>
-// and <disk> devices. It speaks libvirt's RPC protocol to libvirtd over its
-// unix socket (go-libvirt), so it needs no C library.
+// and <disk> devices, and the volumes of an image pool are OS templates
+// (os_tpl mixins) that computes are made from. It speaks libvirt's RPC
+// protocol to libvirtd over its unix socket (go-libvirt), so it needs no C
+// library.
 //
 // Every object it makes carries the OCCI id: domains and networks are named
 // "ocni-<id>" and hold an <ocni:entity> element in their <metadata>, with
 // the id, location, kind and provider name; volumes are named "ocni-<id>";
 // links are recorded in their compute's <ocni:entity> element beside the
-// device they describe. List finds them again after a crash, and Delete
-// removes them with only the id known.
+// device they describe, and so is the root volume "ocni-<id>-root" of a
+// compute made from an OS template. List finds them again after a crash,
+// and Delete removes them with only the id known.
 //
 // Retrieve always reads libvirt: it is the state refresh. The driver keeps
 // no copy of the VIM's state, so an object removed behind the server's back
@@ -25,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path"
@@ -121,6 +125,11 @@ type Provider struct {
 	closed bool
 
 	locks keyedLocks
+
+	// announced maps the image volumes to the terms of the OS templates
+	// Templates last announced (volume name → term).
+	tplMu     sync.Mutex
+	announced map[string]string
 }
 
 var _ backends.Provider = (*Provider)(nil)
@@ -149,6 +158,11 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 	}
 	if p.refresh < 0 {
 		return nil, fmt.Errorf("option %s: %s is negative (0 disables the refresh)", OptRefreshInterval, p.refresh)
+	}
+	if p.imagePool != "" {
+		if err := p.checkTemplateNaming(); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := p.dial()
 	if err != nil {
@@ -320,8 +334,9 @@ func (p *Provider) Capabilities() backends.Capabilities {
 // state of its own, so the refresh is the engine's to schedule.
 func (p *Provider) RefreshInterval() time.Duration { return p.refresh }
 
-// Images lists the volumes of the image pool, sorted: the OS images that
-// os_tpl mixins stand for. It is empty when no image pool is configured.
+// Images lists the images of the image pool, sorted: the volumes that
+// os_tpl mixins stand for (see Templates). It is empty when no image pool
+// is configured.
 func (p *Provider) Images(ctx context.Context) ([]string, error) {
 	if p.imagePool == "" {
 		return nil, nil
@@ -330,19 +345,14 @@ func (p *Provider) Images(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	sp, err := conn.StoragePoolLookupByName(p.imagePool)
+	vols, err := p.imageVolumes(ctx, conn)
 	if err != nil {
-		return nil, p.fail("looking up image pool "+p.imagePool, err)
-	}
-	vols, _, err := conn.StoragePoolListAllVolumes(sp, 1, 0)
-	if err != nil {
-		return nil, p.fail("listing the volumes of "+p.imagePool, err)
+		return nil, err
 	}
 	names := make([]string, len(vols))
 	for i, v := range vols {
 		names[i] = v.Name
 	}
-	slices.Sort(names)
 	return names, nil
 }
 
@@ -509,6 +519,9 @@ func (p *Provider) unservedKind(o *backends.Object) error {
 
 // Create implements backends.Provider.
 func (p *Provider) Create(ctx context.Context, o *backends.Object) (map[string]any, error) {
+	if err := xmlSafe(o); err != nil {
+		return nil, err
+	}
 	switch familyOf(o) {
 	case famCompute:
 		return p.createCompute(ctx, o)
@@ -539,6 +552,9 @@ func (p *Provider) Retrieve(ctx context.Context, o *backends.Object) (map[string
 
 // Update implements backends.Provider.
 func (p *Provider) Update(ctx context.Context, old, o *backends.Object) (map[string]any, error) {
+	if err := xmlSafe(o); err != nil {
+		return nil, err
+	}
 	switch familyOf(o) {
 	case famCompute:
 		return p.updateCompute(ctx, o)
@@ -612,7 +628,10 @@ func (p *Provider) unimplementedAction(o *backends.Object, action string) error 
 
 // List implements backends.Provider: the ids of the domains and networks
 // that carry this provider's name in their metadata, of the links recorded
-// in those domains, and of the volumes named ocni-<id> in the storage pool.
+// in those domains, and of the volumes named ocni-<id> in the storage pool
+// but the root volumes of domains, which go with their domain. A root
+// volume no domain claims (its domain is gone) counts as a volume: the id
+// ocni-<id>-root gives is <id>-root, and Delete of that id removes it.
 func (p *Provider) List(ctx context.Context) ([]string, error) {
 	conn, err := p.client(ctx, "list")
 	if err != nil {
@@ -623,7 +642,11 @@ func (p *Provider) List(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	roots := map[string]bool{}
 	for _, d := range doms {
+		if d.meta.Root != "" && p.rootPool(d.meta) == p.storagePool {
+			roots[d.meta.Root] = true
+		}
 		if d.meta.Provider != p.name {
 			continue
 		}
@@ -646,7 +669,9 @@ func (p *Provider) List(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, v := range vols {
-		ids = append(ids, strings.TrimPrefix(v.Name, NamePrefix))
+		if !roots[v.Name] {
+			ids = append(ids, strings.TrimPrefix(v.Name, NamePrefix))
+		}
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
@@ -689,4 +714,22 @@ func (k *keyedLocks) lock(key string) func() {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// xmlSafe refuses string attributes holding characters that XML 1.0, and so
+// libvirt's definitions, cannot carry (control characters but tab and line
+// breaks): the client hears it as a 400 instead of libvirt failing later.
+func xmlSafe(o *backends.Object) error {
+	for _, name := range slices.Sorted(maps.Keys(o.Attributes)) {
+		s, ok := o.Attributes[name].(string)
+		if !ok {
+			continue
+		}
+		for _, r := range s {
+			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+				return occi.Errorf(occi.InvalidArgument, "attribute %s holds the character %U, which libvirt's XML cannot carry", name, r)
+			}
+		}
+	}
+	return nil
 }

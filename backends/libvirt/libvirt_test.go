@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,29 +63,62 @@ func track(t *testing.T) {
 	})
 }
 
-// nodeXML is a simulated host with an active directory pool named default.
-const nodeXML = `<node>
-  <cpu>
-    <nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>
-    <active>4</active><mhz>2000</mhz><model>x86_64</model>
-  </cpu>
-  <memory>16777216</memory>
-  <pool type='dir'>
-    <name>default</name>
-    <target><path>/var/lib/ocni-test/default</path></target>
-  </pool>
-  <pool type='dir'>
-    <name>images</name>
-    <target><path>/var/lib/ocni-test/images</path></target>
-  </pool>
-</node>
-`
+// testVolume is a volume a simulated host starts with.
+type testVolume struct {
+	name     string
+	capacity uint64 // bytes
+	format   string // qcow2, raw…; empty to leave it to libvirt
+}
+
+// testPools are the pools of every simulated host: default holds the
+// storages' volumes, images is there for the image_pool option.
+var testPools = []string{"default", "images"}
+
+// nodeXML is a simulated host with active directory pools named default
+// and images; the volumes given are in the pool named imagesIn.
+func nodeXML(imagesIn string, volumes ...testVolume) string {
+	root := elem("node").add(
+		elem("cpu").add(
+			textElem("nodes", "1"), textElem("sockets", "1"), textElem("cores", "4"), textElem("threads", "1"),
+			textElem("active", "4"), textElem("mhz", "2000"), textElem("model", "x86_64"),
+		),
+		textElem("memory", "16777216"),
+	)
+	for _, name := range testPools {
+		pool := elem("pool", "type", "dir").add(
+			textElem("name", name),
+			elem("target").add(textElem("path", "/var/lib/ocni-test/"+name)),
+		)
+		if name == imagesIn {
+			for _, v := range volumes {
+				vol := elem("volume", "type", "file").add(
+					textElem("name", v.name),
+					textElem("capacity", strconv.FormatUint(v.capacity, 10), "unit", "bytes"),
+					textElem("allocation", "0", "unit", "bytes"),
+				)
+				if v.format != "" {
+					vol.add(elem("target").add(elem("format", "type", v.format)))
+				}
+				pool.add(vol)
+			}
+		}
+		root.add(pool)
+	}
+	return root.String() + "\n"
+}
 
 // privateURI writes a node file and returns the URI of a private host.
 func privateURI(t *testing.T) string {
 	t.Helper()
+	return hostURI(t, nodeXML(""))
+}
+
+// hostURI writes a node file and returns the URI of the private host it
+// describes.
+func hostURI(t *testing.T, node string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.xml")
-	if err := os.WriteFile(path, []byte(nodeXML), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(node), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return "test://" + path
@@ -94,7 +128,13 @@ func privateURI(t *testing.T) string {
 // saying how to start libvirtd, when the daemon does not answer.
 func open(t *testing.T, options map[string]any) *Provider {
 	t.Helper()
-	raw := map[string]any{OptURI: privateURI(t)}
+	return openOn(t, privateURI(t), options)
+}
+
+// openOn opens a provider on the host of a URI.
+func openOn(t *testing.T, uri string, options map[string]any) *Provider {
+	t.Helper()
+	raw := map[string]any{OptURI: uri}
 	for k, v := range options {
 		raw[k] = v
 	}

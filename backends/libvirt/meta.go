@@ -16,12 +16,18 @@ const metaPrefix = "ocni"
 
 // meta is what the <ocni:entity> element of a domain or network says: the
 // entity it was made for, by which provider, the attributes libvirt has no
-// place for, and (for a domain) the links whose devices it carries.
+// place for, and (for a domain) the links whose devices it carries and the
+// OS template it was made from.
 type meta struct {
 	ID, Location, Kind, Provider string
 	// Attrs are attributes kept for the entity (hostname, label, VLAN).
 	Attrs map[string]string
 	Links []*linkMeta
+	// OSTpl is the id of the os_tpl mixin a domain was made from, Image the
+	// image volume it names, and Root and RootPool the volume cloned from
+	// it that is the domain's first disk; all empty for a domain made
+	// without an OS template.
+	OSTpl, Image, Root, RootPool string
 }
 
 // linkMeta records one network interface or storage link in its compute's
@@ -48,6 +54,11 @@ const (
 func (m *meta) element() *node {
 	q := func(local string) string { return metaPrefix + ":" + local }
 	e := elem(q("entity"), "xmlns:"+metaPrefix, MetadataNS, "id", m.ID, "location", m.Location, "kind", m.Kind, "provider", m.Provider)
+	for _, kv := range [][2]string{{"os_tpl", m.OSTpl}, {"image", m.Image}, {"root", m.Root}, {"root_pool", m.RootPool}} {
+		if kv[1] != "" {
+			e.set(kv[0], kv[1])
+		}
+	}
 	names := make([]string, 0, len(m.Attrs))
 	for k := range m.Attrs {
 		names = append(names, k)
@@ -73,7 +84,10 @@ func (m *meta) element() *node {
 
 // metaOf decodes an <ocni:entity> element, whatever its prefix.
 func metaOf(e *node) *meta {
-	m := &meta{ID: e.get("id"), Location: e.get("location"), Kind: e.get("kind"), Provider: e.get("provider"), Attrs: map[string]string{}}
+	m := &meta{
+		ID: e.get("id"), Location: e.get("location"), Kind: e.get("kind"), Provider: e.get("provider"), Attrs: map[string]string{},
+		OSTpl: e.get("os_tpl"), Image: e.get("image"), Root: e.get("root"), RootPool: e.get("root_pool"),
+	}
 	for _, a := range e.children("attribute") {
 		m.Attrs[a.get("name")] = a.get("value")
 	}

@@ -201,7 +201,8 @@ func (p *Provider) updateStorage(ctx context.Context, o *backends.Object) (map[s
 	return p.storageObserved(conn, vol, o)
 }
 
-// deleteStorage removes the volume, unless a compute of ours uses it.
+// deleteStorage removes the volume, unless a compute of ours uses it as a
+// disk or as its root volume.
 func (p *Provider) deleteStorage(ctx context.Context, id string) error {
 	op := "delete storage " + id
 	conn, err := p.client(ctx, op)
@@ -219,6 +220,9 @@ func (p *Provider) deleteStorage(ctx context.Context, id string) error {
 		return err
 	}
 	for _, d := range doms {
+		if d.meta.Root == name && p.rootPool(d.meta) == p.storagePool {
+			return occi.Errorf(occi.FailedPrecondition, "cannot delete storage %s: volume %s is the root disk of compute %s", id, name, d.meta.ID)
+		}
 		for _, l := range d.meta.Links {
 			if l.Family == familyStorageLink && l.Volume == name {
 				return occi.Errorf(occi.FailedPrecondition, "cannot delete storage %s: storage link %s attaches it to compute %s", id, l.ID, d.meta.ID)
