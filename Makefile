@@ -7,7 +7,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/ocni/ocni/server.Version=$(VERSION)
 BENCHTIME     ?= 1s
 
-.PHONY: run build test test-deps vet lint bench soak crashtest clean
+.PHONY: run build test test-deps vet lint bench soak crashtest fuzz clean
 
 ## run: start ocnid on 127.0.0.1:8090 with ./data/ocni.db and the dummy provider
 run:
@@ -44,6 +44,15 @@ bench: build
 	$(GO) build -o bin/ocni-bench ./cmd/ocni-bench
 	bin/ocni-bench -ocnid bin/ocnid -report bench-report.json $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## fuzz: run each fuzz target for FUZZTIME (10m by default); a crasher is saved under renderers/testdata/fuzz/
+FUZZTIME    ?= 10m
+FUZZTARGETS ?= FuzzDecodeTextPlain FuzzDecodeTextOCCIHeaders FuzzDecodeJSON FuzzParseCategoryHeader
+fuzz:
+	@set -e; for t in $(FUZZTARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./renderers/; \
+	done
 
 ## soak: a mixed load for SOAK_DURATION, failing if memory or goroutines grow more than 10% (CI: 1m)
 SOAK_DURATION ?= 10m

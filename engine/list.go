@@ -26,6 +26,9 @@ type Query struct {
 	Attributes map[string]string
 	// Page counts from 1; Number is the page size, 0 for everything.
 	Page, Number int
+	// After, when set, starts the listing after this location: the cursor
+	// form of paging, as cheap on the last page as on the first.
+	After string
 }
 
 // List returns the entities a query selects.
@@ -53,7 +56,7 @@ func (e *Engine) List(_ context.Context, q *Query) ([]*registry.Entity, error) {
 		storeSkip, skip = skip, 0
 	}
 	var out []*registry.Entity
-	err := e.db.Scan(q.Index, q.Value, storeSkip, func(ent *registry.Entity) bool {
+	err := e.db.Scan(q.Index, q.Value, q.After, storeSkip, func(ent *registry.Entity) bool {
 		if !matches(snap, ent, q) {
 			return true
 		}
@@ -211,7 +214,7 @@ func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how
 	}
 	if how == SetMembers {
 		var current []string
-		if err := e.db.Scan(registry.ByMixin, mixinID, 0, func(ent *registry.Entity) bool {
+		if err := e.db.Scan(registry.ByMixin, mixinID, "", 0, func(ent *registry.Entity) bool {
 			current = append(current, ent.Location)
 			return true
 		}); err != nil {
@@ -263,7 +266,7 @@ func (e *Engine) setMixin(ctx context.Context, loc, mixinID string, on bool) err
 func (e *Engine) DissociateAll(ctx context.Context, mixinIDs []string) error {
 	for _, id := range mixinIDs {
 		var members []string
-		if err := e.db.Scan(registry.ByMixin, id, 0, func(ent *registry.Entity) bool {
+		if err := e.db.Scan(registry.ByMixin, id, "", 0, func(ent *registry.Entity) bool {
 			members = append(members, ent.Location)
 			return true
 		}); err != nil {

@@ -276,7 +276,7 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 	victims := []*registry.Entity{}
 	if !ent.IsLink() {
 		for _, idx := range []registry.Index{registry.BySource, registry.ByTarget} {
-			if err := e.db.Scan(idx, loc, 0, func(l *registry.Entity) bool {
+			if err := e.db.Scan(idx, loc, "", 0, func(l *registry.Entity) bool {
 				if !slices.ContainsFunc(victims, func(v *registry.Entity) bool { return v.Location == l.Location }) {
 					victims = append(victims, l)
 				}

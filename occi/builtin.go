@@ -102,6 +102,8 @@ func buildBuiltins() *Categories {
 				"occi.compute.memory":        attr(TypeNumber, true, false, "Maximum RAM in gigabytes allocated to the instance").withPattern(`{"type":"number","exclusiveMinimum":0}`),
 				"occi.compute.state":         attr(TypeString, false, false, "Current state of the instance").withPattern(computeStatePattern).withDefault("inactive"),
 				"occi.compute.state.message": stateMessage("instance"),
+				// OCCI 1.1's, kept for its clients.
+				"occi.compute.speed": attr(TypeNumber, true, false, "CPU clock speed of the instance in gigahertz (OCCI 1.1; deprecated, not part of OCCI 1.2)").withPattern(`{"type":"number","exclusiveMinimum":0}`),
 			},
 			Actions: []string{
 				ComputeActionScheme + "start", ComputeActionScheme + "stop", ComputeActionScheme + "restart",
@@ -129,7 +131,12 @@ func buildBuiltins() *Categories {
 				"occi.storage.state":         attr(TypeString, false, false, "Current status of the instance").withPattern(`{"enum":["online","offline","error"]}`).withDefault("offline"),
 				"occi.storage.state.message": stateMessage("storage"),
 			},
-			Actions: []string{StorageActionScheme + "online", StorageActionScheme + "offline"},
+			Actions: []string{
+				StorageActionScheme + "online", StorageActionScheme + "offline",
+				// OCCI 1.1's, kept for its clients; a provider without them
+				// answers 501.
+				StorageActionScheme + "backup", StorageActionScheme + "snapshot", StorageActionScheme + "resize",
+			},
 		},
 		&Kind{
 			Category: Category{Scheme: InfraScheme, Term: "networkinterface", Title: "Network Interface Link"},
@@ -172,6 +179,10 @@ func buildBuiltins() *Categories {
 		&Action{Category: Category{Scheme: NetworkActionScheme, Term: "down", Title: "Deactivate the network"}},
 		&Action{Category: Category{Scheme: StorageActionScheme, Term: "online", Title: "Bring the storage online"}},
 		&Action{Category: Category{Scheme: StorageActionScheme, Term: "offline", Title: "Take the storage offline"}},
+		&Action{Category: Category{Scheme: StorageActionScheme, Term: "backup", Title: "Back up the storage (OCCI 1.1)"}},
+		&Action{Category: Category{Scheme: StorageActionScheme, Term: "snapshot", Title: "Take a snapshot of the storage (OCCI 1.1)"}},
+		&Action{Category: Category{Scheme: StorageActionScheme, Term: "resize", Title: "Resize the storage (OCCI 1.1)"},
+			Attributes: Attributes{"size": attr(TypeNumber, true, true, "New size of the storage in gigabytes").withPattern(`{"type":"number","exclusiveMinimum":0}`)}},
 	)
 
 	// Infrastructure mixins.

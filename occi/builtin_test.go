@@ -318,7 +318,7 @@ func TestBuiltinInfrastructureKinds(t *testing.T) {
 		{ComputeKindID, ResourceKindID, "/compute/", []attrSpec{
 			str("occi.compute.architecture"), num("occi.compute.cores"), str("occi.compute.hostname"),
 			num("occi.compute.share"), num("occi.compute.memory"),
-			state("occi.compute.state"), state("occi.compute.state.message"),
+			state("occi.compute.state"), state("occi.compute.state.message"), num("occi.compute.speed"),
 		}, "http://schemas.ogf.org/occi/infrastructure/compute/action#", []string{"start", "stop", "restart", "suspend", "save"}},
 		{NetworkKindID, ResourceKindID, "/network/", []attrSpec{
 			num("occi.network.vlan"), str("occi.network.label"),
@@ -327,7 +327,7 @@ func TestBuiltinInfrastructureKinds(t *testing.T) {
 		{StorageKindID, ResourceKindID, "/storage/", []attrSpec{
 			{"occi.storage.size", TypeNumber, true, true},
 			state("occi.storage.state"), state("occi.storage.state.message"),
-		}, "http://schemas.ogf.org/occi/infrastructure/storage/action#", []string{"online", "offline"}},
+		}, "http://schemas.ogf.org/occi/infrastructure/storage/action#", []string{"online", "offline", "backup", "snapshot", "resize"}},
 		{NetworkInterfaceID, LinkKindID, "/networkinterface/", []attrSpec{
 			{"occi.networkinterface.interface", TypeString, false, true},
 			str("occi.networkinterface.mac"),
@@ -400,6 +400,9 @@ func TestBuiltinActions(t *testing.T) {
 		{NetworkActionScheme + "down", nil, nil},
 		{StorageActionScheme + "online", nil, nil},
 		{StorageActionScheme + "offline", nil, nil},
+		{StorageActionScheme + "backup", nil, nil},
+		{StorageActionScheme + "snapshot", nil, nil},
+		{StorageActionScheme + "resize", nil, []string{"size"}},
 	}
 	if len(cs.Actions) != len(tests) {
 		t.Errorf("%d built-in actions, want %d", len(cs.Actions), len(tests))

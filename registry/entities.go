@@ -284,14 +284,22 @@ const (
 	ByTarget              // links whose target is Value
 )
 
-// Scan visits, in location order, the entities of an index, skipping the
-// first skip of them without reading them (cheap deep pages), until fn
+// Scan visits, in location order, the entities of an index whose location
+// sorts after `after` ("" for the start: a cursor is one seek, however deep
+// the page), skipping the first skip of them without reading them, until fn
 // returns false.
-func (db *DB) Scan(idx Index, value string, skip int, fn func(*Entity) bool) error {
+func (db *DB) Scan(idx Index, value, after string, skip int, fn func(*Entity) bool) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		if idx == ByPrefix {
 			c := tx.Bucket(bucketEntities).Cursor()
-			for k, v := c.Seek([]byte(value)); k != nil && bytes.HasPrefix(k, []byte(value)); k, v = c.Next() {
+			start := value
+			if after > start {
+				start = after
+			}
+			for k, v := c.Seek([]byte(start)); k != nil && bytes.HasPrefix(k, []byte(value)); k, v = c.Next() {
+				if string(k) == after {
+					continue
+				}
 				if skip > 0 {
 					skip--
 					continue
@@ -308,8 +316,15 @@ func (db *DB) Scan(idx Index, value string, skip int, fn func(*Entity) bool) err
 		}
 		bucket := map[Index][]byte{ByKind: bucketByKind, ByMixin: bucketByMixin, BySource: bucketBySource, ByTarget: bucketByTarget}[idx]
 		prefix := indexKey(value, "")
+		start := prefix
+		if after != "" {
+			start = indexKey(value, after)
+		}
 		c := tx.Bucket(bucket).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if after != "" && string(k[len(prefix):]) == after {
+				continue
+			}
 			if skip > 0 {
 				skip--
 				continue

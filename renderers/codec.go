@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,30 +65,58 @@ func (s *Set) ForRequest(contentType string) (Codec, error) {
 	if c, ok := s.byType[mt]; ok {
 		return c, nil
 	}
-	if mt == "application/json" { // plain JSON clients mean the OCCI JSON rendering
-		if c, ok := s.byType[JSONMediaType]; ok {
-			return c, nil
-		}
+	if c, ok := s.byType[aliases[mt]]; ok {
+		return c, nil
 	}
 	return nil, occi.Errorf(occi.UnsupportedMediaType, "Content-Type %q is not supported; use one of %s", mt, strings.Join(s.MediaTypes(), ", "))
 }
 
-// ForResponse returns the codec for the response, from the Accept header.
-// An absent Accept, or one that accepts anything, gets the default codec.
-func (s *Set) ForResponse(accept string) (Codec, error) {
+// aliases are media types read and written by the codec of another.
+var aliases = map[string]string{
+	"application/json": JSONMediaType,      // plain JSON clients mean the OCCI JSON rendering
+	"text/occi+plain":  TextPlainMediaType, // GFD.229 §6 names text/plain so as well
+}
+
+// DefaultSet returns the renderings ocni speaks: the OCCI JSON rendering,
+// the default, then text/plain, text/occi and text/uri-list.
+func DefaultSet() *Set {
+	return NewSet(JSON{}, TextPlain{}, TextOCCI{}, URIList{})
+}
+
+// ForResponse returns the codec for the response, from the Accept header
+// and the User-Agent. An explicit Accept decides, by its q-values; among
+// equally acceptable codecs the set's order decides. An absent Accept, or
+// one that accepts anything, gets the default codec, except that a client
+// announcing OCCI/1.1 (or older) in its User-Agent prefers text/plain, the
+// default of OCCI 1.1, and gets the OCCI 1.1 form of the text renderings.
+func (s *Set) ForResponse(accept, userAgent string) (Codec, error) {
+	order, legacy := s.codecs, announcesOCCI11(userAgent)
+	if legacy {
+		order = s.legacyOrder()
+	}
+	best, err := s.negotiate(order, accept)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := best.(occi11Renderer); ok && legacy {
+		best = r.forOCCI11()
+	}
+	return best, nil
+}
+
+func (s *Set) negotiate(order []Codec, accept string) (Codec, error) {
 	if strings.TrimSpace(accept) == "" {
-		return s.Default(), nil
+		return order[0], nil
 	}
 	ranges := parseAccept(accept)
 	best, bestQ := Codec(nil), 0.0
 	// For each codec, the most specific matching range decides its q;
-	// among codecs, the highest q wins, then the set's order.
-	for _, c := range s.codecs {
+	// among codecs, the highest q wins, then the order.
+	for _, c := range order {
 		q, spec := 0.0, -1
 		for _, r := range ranges {
 			sp := r.matches(c.MediaType())
-			// Plain JSON clients mean the OCCI JSON rendering.
-			if c.MediaType() == JSONMediaType && r.typ == "application" && r.sub == "json" {
+			if aliases[r.typ+"/"+r.sub] == c.MediaType() {
 				sp = 2
 			}
 			if sp > spec {
@@ -102,6 +131,38 @@ func (s *Set) ForResponse(accept string) (Codec, error) {
 		return nil, occi.Errorf(occi.NotAcceptable, "no acceptable rendering for Accept %q; this server renders %s", accept, strings.Join(s.MediaTypes(), ", "))
 	}
 	return best, nil
+}
+
+// legacyOrder is the set's order with text/plain first.
+func (s *Set) legacyOrder() []Codec {
+	plain, ok := s.byType[TextPlainMediaType]
+	if !ok {
+		return s.codecs
+	}
+	out := append(make([]Codec, 0, len(s.codecs)), plain)
+	for _, c := range s.codecs {
+		if c.MediaType() != TextPlainMediaType {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+var occiVersionRE = regexp.MustCompile(`(?i)\bOCCI/(\d+)\.(\d+)`)
+
+// announcesOCCI11 reports whether a User-Agent announces OCCI 1.1 or older:
+// the highest OCCI/X.Y it names, so that a product called "occi" does not
+// pass for a version.
+func announcesOCCI11(userAgent string) bool {
+	found, major, minor := false, 0, 0
+	for _, m := range occiVersionRE.FindAllStringSubmatch(userAgent, 8) {
+		x, err1 := strconv.Atoi(m[1])
+		y, err2 := strconv.Atoi(m[2])
+		if err1 == nil && err2 == nil && (!found || x > major || x == major && y > minor) {
+			found, major, minor = true, x, y
+		}
+	}
+	return found && (major == 0 || major == 1 && minor <= 1)
 }
 
 type mediaRange struct {

@@ -1,9 +1,8 @@
 package renderers
 
 import (
+	"strconv"
 	"strings"
-
-	"github.com/ocni/ocni/occi"
 )
 
 // ParseCategoryHeader reads the category identifiers named by Category
@@ -12,76 +11,138 @@ import (
 //	Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"
 //
 // Values may be repeated headers or comma-separated; commas and semicolons
-// inside quoted strings do not separate.
+// inside quoted strings do not separate. Only the term and the scheme are
+// read: this is the filter form of a Category, in which the other
+// parameters are optional.
 func ParseCategoryHeader(values []string) ([]string, error) {
-	var ids []string
+	var fields []textField
 	for _, v := range values {
-		for _, item := range splitQuoted(v, ',') {
-			if strings.TrimSpace(item) == "" {
-				continue
-			}
-			parts := splitQuoted(item, ';')
-			term := strings.TrimSpace(parts[0])
-			var scheme string
-			for _, p := range parts[1:] {
-				name, val, ok := strings.Cut(p, "=")
-				if !ok {
-					return nil, occi.Errorf(occi.InvalidArgument, "Category %q: parameter %q has no value", strings.TrimSpace(item), strings.TrimSpace(p))
-				}
-				if strings.EqualFold(strings.TrimSpace(name), "scheme") {
-					scheme = unquote(strings.TrimSpace(val))
-				}
-			}
-			if scheme == "" {
-				return nil, occi.Errorf(occi.InvalidArgument, "Category %q has no scheme", strings.TrimSpace(item))
-			}
-			id := scheme + term
-			if err := occi.ValidID(id); err != nil {
-				return nil, occi.Prefix("Category header", err)
-			}
-			// A '#' inside the term would make another category of the
-			// same characters: refuse rather than guess.
-			if s, t := occi.SplitID(id); s != scheme || t != term {
-				return nil, occi.Errorf(occi.InvalidArgument, "Category %q: the term must not contain '#'", strings.TrimSpace(item))
-			}
-			ids = append(ids, id)
-		}
+		fields = appendItems(fields, fieldCategory, v, "Category header")
 	}
-	return ids, nil
+	return categoryIDs(fields)
+}
+
+// ParseAttributeHeader reads the attributes named by X-OCCI-Attribute
+// header values, the text rendering's attribute filter, e.g.
+//
+//	X-OCCI-Attribute: occi.compute.state="active", occi.compute.cores=2
+//
+// Values are typed as the text rendering writes them: a quoted string is a
+// string, a bare number a float64, true and false booleans.
+func ParseAttributeHeader(values []string) (map[string]any, error) {
+	var fields []textField
+	for _, v := range values {
+		fields = appendItems(fields, fieldAttribute, v, "X-OCCI-Attribute header")
+	}
+	return decodeAttributes(fields)
 }
 
 // splitQuoted splits s at sep outside double-quoted strings, honouring
-// backslash escapes inside them.
+// backslash escapes inside them. A part that opens with '<' runs to the
+// next '>' whatever it holds, as the <URI-reference> of a Link value does.
 func splitQuoted(s string, sep byte) []string {
 	var out []string
-	start, quoted := 0, false
+	start, quoted, angled, fresh := 0, false, false, true
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quoted:
-			i++
+		c := s[i]
+		switch {
+		case angled:
+			if c == '>' {
+				angled = false
+			}
+		case quoted:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				quoted = false
+			}
 		case c == '"':
-			quoted = !quoted
-		case c == sep && !quoted:
+			quoted = true
+		case c == '<' && fresh:
+			angled = true
+		case c == sep:
 			out = append(out, s[start:i])
-			start = i + 1
+			start, fresh = i+1, true
+			continue
+		}
+		if c != ' ' && c != '\t' {
+			fresh = false
 		}
 	}
 	return append(out, s[start:])
 }
 
-// unquote removes the double quotes around a parameter value and undoes its
-// backslash escapes; a bare value is returned as it is.
-func unquote(v string) string {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+// unescape undoes the backslash escapes of a quoted string's content. A
+// backslash quotes the character after it (RFC 9110 quoted-pair), except
+// that \n, \r and \uXXXX stand for the control characters a quoted-pair
+// cannot carry; quote writes them so.
+func unescape(v string) string {
+	if strings.IndexByte(v, '\\') < 0 {
 		return v
 	}
-	v = v[1 : len(v)-1]
 	var b strings.Builder
+	b.Grow(len(v))
 	for i := 0; i < len(v); i++ {
-		if v[i] == '\\' && i+1 < len(v) {
-			i++
+		c := v[i]
+		if c != '\\' || i+1 == len(v) {
+			b.WriteByte(c)
+			continue
 		}
-		b.WriteByte(v[i])
+		i++
+		switch v[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'u':
+			if i+5 <= len(v) && isHex4(v[i+1:i+5]) {
+				n, _ := strconv.ParseUint(v[i+1:i+5], 16, 32)
+				b.WriteRune(rune(n))
+				i += 4
+				continue
+			}
+			b.WriteByte('u')
+		default:
+			b.WriteByte(v[i])
+		}
 	}
+	return b.String()
+}
+
+func isHex4(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte("0123456789abcdefABCDEF", s[i]) < 0 {
+			return false
+		}
+	}
+	return len(s) == 4
+}
+
+// quote writes s as a quoted string: '"' and '\' are escaped with a
+// backslash, line breaks as \n and \r, and other control characters as
+// \uXXXX, so that a value never breaks a line or a header field.
+func quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 && r != '\t' || r == 0x7f:
+			b.WriteString(`\u00`)
+			b.WriteByte("0123456789abcdef"[r>>4])
+			b.WriteByte("0123456789abcdef"[r&0xf])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
 	return b.String()
 }

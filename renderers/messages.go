@@ -29,6 +29,11 @@ type CategoryRefs struct {
 type Collection struct {
 	Resources []*occi.Resource
 	Links     []*occi.Link
+	// Base is the scheme and authority ("http://host:port") that the
+	// renderings listing a collection by location (text/plain, text/occi,
+	// text/uri-list) put before each entity's path; empty leaves the
+	// paths alone. It is not part of the other renderings.
+	Base string
 }
 
 // Locations is a list of entity locations: mixin membership, path listings

@@ -89,7 +89,7 @@ func TestForResponse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := twoCodecs().ForResponse(tc.accept)
+			c, err := twoCodecs().ForResponse(tc.accept, "")
 			if tc.want == "" {
 				wantCode(t, err, occi.NotAcceptable, tc.accept, jsonType+", "+textType)
 				if c != nil {
@@ -121,7 +121,7 @@ func TestForResponsePlainJSONTakesPartInPreference(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.accept, func(t *testing.T) {
-			c, err := twoCodecs().ForResponse(tc.accept)
+			c, err := twoCodecs().ForResponse(tc.accept, "")
 			wantNoErr(t, err)
 			if got := c.MediaType(); got != tc.want {
 				t.Errorf("ForResponse(%q) = %s, want %s", tc.accept, got, tc.want)
@@ -180,9 +180,9 @@ func TestPlainJSONNeedsTheJSONCodec(t *testing.T) {
 	s := renderers.NewSet(plainText{})
 	_, err := s.ForRequest("application/json")
 	wantCode(t, err, occi.UnsupportedMediaType, "application/json", textType)
-	_, err = s.ForResponse("application/json")
+	_, err = s.ForResponse("application/json", "")
 	wantCode(t, err, occi.NotAcceptable, "application/json", textType)
-	c, err := s.ForResponse("")
+	c, err := s.ForResponse("", "")
 	wantNoErr(t, err)
 	if c.MediaType() != textType {
 		t.Errorf("ForResponse(\"\") = %s, want the set's default %s", c.MediaType(), textType)

@@ -203,7 +203,7 @@ func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &renderers.Collection{}
+	c := &renderers.Collection{Base: s.absolute(r, "")}
 	for _, v := range views {
 		if v.IsLink() {
 			c.Links = append(c.Links, linkOf(v.Entity, v.Actions))
@@ -218,7 +218,9 @@ func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 }
 
 // page lists one page of a query, the default one when the request names
-// none, with a Link to the next page when this one is full.
+// none, with a Link to the next page when this one is full. The link is a
+// cursor (?after=<last location>), so that walking a collection costs the
+// same on every page.
 func (s *Server) page(r *request, q *engine.Query) ([]*registry.Entity, http.Header, error) {
 	if q.Number == 0 {
 		q.Number = s.engine.MaxPage()
@@ -232,7 +234,8 @@ func (s *Server) page(r *request, q *engine.Query) ([]*registry.Entity, http.Hea
 	}
 	u := *r.Request().URL
 	params := u.Query()
-	params.Set("page", strconv.Itoa(q.Page+1))
+	params.Del("page")
+	params.Set("after", ents[len(ents)-1].Location)
 	params.Set("number", strconv.Itoa(q.Number))
 	u.RawQuery = params.Encode()
 	return ents, http.Header{"Link": {"<" + u.RequestURI() + `>; rel="next"`}}, nil
@@ -264,6 +267,31 @@ func (s *Server) filters(r *request, q *engine.Query) error {
 	}
 	if q.Number, err = intParam(params.Get("number"), "number"); err != nil {
 		return err
+	}
+	if after := params.Get("after"); after != "" {
+		if !strings.HasPrefix(after, "/") {
+			return occi.Errorf(occi.InvalidArgument, "query parameter after=%q must be an entity location", after)
+		}
+		if q.Page > 1 {
+			return occi.Errorf(occi.InvalidArgument, "give ?page= or ?after=, not both")
+		}
+		q.After = after
+	}
+	// The text renderings' filters: Category and X-OCCI-Attribute headers.
+	cats, err := renderers.ParseCategoryHeader(r.Request().Header.Values("Category"))
+	if err != nil {
+		return err
+	}
+	q.Categories = append(q.Categories, cats...)
+	attrs, err := renderers.ParseAttributeHeader(r.Request().Header.Values("X-OCCI-Attribute"))
+	if err != nil {
+		return err
+	}
+	for name, v := range attrs {
+		if q.Attributes == nil {
+			q.Attributes = map[string]string{}
+		}
+		q.Attributes[name] = engine.RenderValue(v)
 	}
 	if r.hasBody() {
 		var c renderers.Collection
@@ -344,6 +372,10 @@ func (s *Server) created(r *request, in *engine.Input, at engine.Placement) (*re
 		return nil, err
 	}
 	h := http.Header{"Location": {s.absolute(r, v.Location)}}
+	// A client that reads listings only (text/uri-list) gets the location.
+	if codec, _ := r.Get(keyCodec).(renderers.Codec); renderers.ListsOnly(codec) {
+		return &reply{status: http.StatusCreated, body: s.locations(r, []*registry.Entity{v.Entity}), header: h}, nil
+	}
 	return &reply{status: http.StatusCreated, body: s.render(v), header: h}, nil
 }
 

@@ -407,7 +407,7 @@ func TestListingIsAlwaysPaged(t *testing.T) {
 	if n := len(jsonBody(t, rec)["resources"].([]any)); n != 50 {
 		t.Errorf("first page: %d entities, want max_page 50", n)
 	}
-	if got := rec.Header().Get("Link"); got != `</compute/?number=50&page=2>; rel="next"` {
+	if got := rec.Header().Get("Link"); got != `</compute/?after=%2Fcompute%2Fc049&number=50>; rel="next"` {
 		t.Errorf("Link = %q", got)
 	}
 	ids := f.listAll("/compute/?attribute=occi.compute.state&value=active")
@@ -426,4 +426,21 @@ func TestListingIsAlwaysPaged(t *testing.T) {
 	if ids := f.listAll("/compute/"); len(ids) != 0 {
 		t.Errorf("%d computes left after DELETE /compute/", len(ids))
 	}
+}
+
+func TestCursorPaging(t *testing.T) {
+	f := newFixture(t)
+	for i := range 7 {
+		f.must(201, req{method: "PUT", path: fmt.Sprintf("/compute/c%d", i), body: `{"kind":"` + computeKind + `"}`})
+	}
+	rec := f.must(200, req{method: "GET", path: "/compute/?after=/compute/c3&number=2"})
+	body := rec.Body.String()
+	if !strings.Contains(body, `"id":"c4"`) || !strings.Contains(body, `"id":"c5"`) || strings.Contains(body, `"id":"c3"`) {
+		t.Errorf("after c3: %s", body)
+	}
+	if ids := f.listAll("/compute/?number=3"); len(ids) != 7 {
+		t.Errorf("walking with cursors: %v", ids)
+	}
+	f.must(400, req{method: "GET", path: "/compute/?after=c3"})
+	f.must(400, req{method: "GET", path: "/compute/?after=/compute/c3&page=2"})
 }

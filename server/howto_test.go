@@ -28,7 +28,7 @@ func TestHowToCategoryManagement(t *testing.T) {
 		check  func(t *testing.T, doc map[string][]map[string]any)
 	}{
 		{"1 all categories", req{method: "GET", path: "/-/"}, 200, func(t *testing.T, doc map[string][]map[string]any) {
-			if len(doc["kinds"]) != 8 || len(doc["mixins"]) != 12 || len(doc["actions"]) != 9 {
+			if len(doc["kinds"]) != 8 || len(doc["mixins"]) != 12 || len(doc["actions"]) != 12 {
 				t.Errorf("%d kinds, %d mixins, %d actions", len(doc["kinds"]), len(doc["mixins"]), len(doc["actions"]))
 			}
 		}},

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
@@ -72,12 +75,63 @@ func (s *Server) getCategories(r *request) (*reply, error) {
 		}
 	}
 	etag := `"` + strconv.FormatUint(snap.Version(), 10) + `"`
-	h := http.Header{"Etag": {etag}, "Vary": {"Accept"}}
-	if len(ids) == 0 && etagMatches(r.Request().Header.Get("If-None-Match"), etag) {
+	h := http.Header{"Etag": {etag}, "Vary": {"Accept, User-Agent"}}
+	if len(ids) > 0 {
+		return &reply{status: http.StatusOK, body: queryInterface(snap, cats), header: h}, nil
+	}
+	if etagMatches(r.Request().Header.Get("If-None-Match"), etag) {
 		return &reply{status: http.StatusNotModified, header: h}, nil
 	}
-	return &reply{status: http.StatusOK, body: queryInterface(snap, cats), header: h}, nil
+	pre, err := s.models.get(snap, r)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusOK, body: pre, header: h}, nil
 }
+
+// preEncoded is a reply already rendered: its headers and body.
+type preEncoded struct {
+	header http.Header
+	body   []byte
+}
+
+// modelCache keeps the whole query interface rendered, per rendering, for
+// the registry's current version: the model changes rarely and is read by
+// every client at start, so it is encoded once per change, not per request.
+type modelCache struct {
+	mu      sync.Mutex
+	version uint64
+	byKey   map[string]*preEncoded
+}
+
+func (m *modelCache) get(snap *registry.Snapshot, r *request) (*preEncoded, error) {
+	codec, _ := r.Get(keyCodec).(renderers.Codec)
+	if codec == nil {
+		return nil, occi.Errorf(occi.Internal, "no rendering negotiated")
+	}
+	key := codec.MediaType()
+	if occi11RE.MatchString(r.Request().UserAgent()) {
+		key += ";occi=1.1" // renderings may differ for 1.1 clients
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.version != snap.Version() || m.byKey == nil {
+		m.version, m.byKey = snap.Version(), map[string]*preEncoded{}
+	}
+	if pre, ok := m.byKey[key]; ok {
+		return pre, nil
+	}
+	pre := &preEncoded{header: http.Header{}}
+	var buf bytes.Buffer
+	if err := codec.Encode(pre.header, &buf, queryInterface(snap, snap.All())); err != nil {
+		return nil, err
+	}
+	pre.body = buf.Bytes()
+	m.byKey[key] = pre
+	return pre, nil
+}
+
+var occi11RE = regexp.MustCompile(`(?i)\bOCCI/1\.1\b`)
 
 func etagMatches(ifNoneMatch, etag string) bool {
 	for _, t := range strings.Split(ifNoneMatch, ",") {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,7 +35,7 @@ type Config struct {
 	Registry *registry.Registry
 	// Engine runs entity operations.
 	Engine *engine.Engine
-	// Codecs are the renderings spoken; the JSON rendering alone if nil.
+	// Codecs are the renderings spoken; renderers.DefaultSet() if nil.
 	Codecs *renderers.Set
 	// BodyLimit is the largest request body in bytes; DefaultBodyLimit if 0.
 	BodyLimit int64
@@ -51,6 +52,7 @@ type Server struct {
 	limit  int64
 	log    *slog.Logger
 	banner string
+	models modelCache
 }
 
 // New returns a server ready to serve.
@@ -65,7 +67,7 @@ func New(cfg Config) *Server {
 		banner: fmt.Sprintf("ocni/%s OCCI/1.2 OCCI-CRTP/1.1", Version),
 	}
 	if s.codecs == nil {
-		s.codecs = renderers.NewSet(renderers.JSON{})
+		s.codecs = renderers.DefaultSet()
 	}
 	if s.limit <= 0 {
 		s.limit = DefaultBodyLimit
@@ -181,11 +183,29 @@ func (r *request) decode(v any) error {
 	if err != nil {
 		return err
 	}
-	return codec.Decode(r.Request().Header, r.body, v)
+	if err := codec.Decode(r.Request().Header, r.body, v); err != nil {
+		return err
+	}
+	// The text renderings carry no types: values take their definitions'.
+	renderers.TypeAttributes(codec, v, r.server.reg.Snapshot().All())
+	return nil
 }
 
-// hasBody reports whether the request came with a body.
-func (r *request) hasBody() bool { return len(bytes.TrimSpace(r.body)) > 0 }
+// hasBody reports whether the request came with a body, or with content in
+// the header fields of a rendering that carries it there (text/occi). On
+// GET and HEAD such header fields are filters, and read as such.
+func (r *request) hasBody() bool {
+	if len(bytes.TrimSpace(r.body)) > 0 {
+		return true
+	}
+	req := r.Request()
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return false
+	}
+	codec, err := r.server.codecs.ForRequest(req.Header.Get(echo.HeaderContentType))
+	hc, ok := codec.(renderers.HeaderContent)
+	return err == nil && ok && hc.HasContent(req.Header)
+}
 
 // reply is what a handler returns.
 type reply struct {
@@ -201,11 +221,16 @@ type handler func(*request) (*reply, error)
 // within the limit, runs the handler and encodes its reply.
 func (s *Server) wrap(h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		out, err := s.codecs.ForResponse(c.Request().Header.Get(echo.HeaderAccept))
+		out, err := s.codecs.ForResponse(c.Request().Header.Get(echo.HeaderAccept), c.Request().UserAgent())
 		if err != nil {
 			return err
 		}
 		c.Set(keyCodec, out)
+		// text/uri-list answers listings only: refuse anything else before
+		// it changes anything (a single create answers its location).
+		if p := c.Request().URL.Path; renderers.ListsOnly(out) && !listingPath(p) {
+			return occi.Errorf(occi.InvalidArgument, "text/uri-list renders listings only, and %s is not a collection; use text/plain, text/occi or %s", p, renderers.JSONMediaType)
+		}
 		body, err := s.readBody(c.Request())
 		if err != nil {
 			return err
@@ -216,6 +241,12 @@ func (s *Server) wrap(h handler) echo.HandlerFunc {
 		}
 		return s.write(c, out, rep)
 	}
+}
+
+// listingPath reports whether a path may answer with a listing: a
+// collection, a mixin's members or a path prefix, not the query interface.
+func listingPath(p string) bool {
+	return strings.HasSuffix(p, "/") && p != queryPath && p != wellKnownQuery
 }
 
 func (s *Server) readBody(req *http.Request) ([]byte, error) {
@@ -244,6 +275,14 @@ func (s *Server) write(c echo.Context, codec renderers.Codec, rep *reply) error 
 	}
 	if rep.body == nil {
 		return c.NoContent(rep.status)
+	}
+	if pre, ok := rep.body.(*preEncoded); ok {
+		for k, vs := range pre.header {
+			res.Header()[k] = vs
+		}
+		res.WriteHeader(rep.status)
+		_, err := res.Write(pre.body)
+		return err
 	}
 	var buf bytes.Buffer
 	if err := codec.Encode(res.Header(), &buf, rep.body); err != nil {
@@ -283,7 +322,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	codec, _ := c.Get(keyCodec).(renderers.Codec)
 	if codec == nil {
 		var nerr error
-		if codec, nerr = s.codecs.ForResponse(c.Request().Header.Get(echo.HeaderAccept)); nerr != nil {
+		if codec, nerr = s.codecs.ForResponse(c.Request().Header.Get(echo.HeaderAccept), c.Request().UserAgent()); nerr != nil {
 			codec = s.codecs.Default()
 		}
 	}

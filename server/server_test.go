@@ -198,7 +198,7 @@ func TestProtocol(t *testing.T) {
 		{name: "bind through the kind extension", req: req{method: "POST", path: "/-/", body: `{"kinds":[{"scheme":"http://e.com/#","term":"vm","parent":"` + computeID + `","location":"/vm/","x-ocni-provider":"lab"}]}`}, status: 200, want: `"x-ocni-provider":"lab"`},
 		{name: "newer OCCI client", req: req{method: "GET", path: "/-/", header: map[string]string{"User-Agent": "occi-cli/9 OCCI/1.3"}}, status: 501, code: "Unimplemented", want: "OCCI/1.3"},
 		{name: "much newer OCCI client", req: req{method: "GET", path: "/-/", header: map[string]string{"User-Agent": "OCCI/2.0"}}, status: 501, code: "Unimplemented"},
-		{name: "older OCCI client", req: req{method: "GET", path: "/-/", header: map[string]string{"User-Agent": "rOCCI-cli/4.3.0 OCCI/1.1"}}, status: 200},
+		{name: "older OCCI client", req: req{method: "GET", path: "/-/", header: map[string]string{"User-Agent": "rOCCI-cli/4.3.0 OCCI/1.1", "Accept": "application/occi+json"}}, status: 200},
 		{name: "unacceptable Accept", req: req{method: "GET", path: "/-/", header: map[string]string{"Accept": "text/html"}}, status: 406, code: "NotAcceptable", want: "application/occi+json"},
 		{name: "refused by q=0", req: req{method: "GET", path: "/-/", header: map[string]string{"Accept": "application/occi+json;q=0"}}, status: 406, code: "NotAcceptable"},
 		{name: "plain JSON accepted", req: req{method: "GET", path: "/-/", header: map[string]string{"Accept": "application/json"}}, status: 200},

@@ -111,11 +111,18 @@ func send(addr string, r badRequest) (*http.Response, []byte, error) {
 	}
 	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(r.body))
 	b.Write(r.body)
-	if _, err := conn.Write(b.Bytes()); err != nil {
-		return nil, nil, err
-	}
+	// The server may answer (413) and close before the body is all sent:
+	// write while reading, and judge by the answer.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(b.Bytes())
+		wrote <- err
+	}()
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
+		if werr := <-wrote; werr != nil {
+			return nil, nil, fmt.Errorf("%w (writing: %w)", err, werr)
+		}
 		return nil, nil, err
 	}
 	defer res.Body.Close()

@@ -94,15 +94,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("ocnid started", "version", server.Version, "listen", ln.Addr().String(), "data", cfg.Data, "providers", cfg.ProviderNames())
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
 	if cfg.DebugListen != "" {
 		stopDebug, err := serveDebug(cfg.DebugListen, logger)
 		if err != nil {
 			return err
 		}
 		defer stopDebug()
+	}
+	if ready != nil {
+		ready <- ln.Addr().String()
 	}
 
 	served := make(chan error, 1)
