@@ -3,17 +3,11 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/ocni/ocni/backends"
-	"github.com/ocni/ocni/backends/dummy"
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
@@ -26,91 +20,11 @@ import (
 // Every write is committed, fsync'd, to a bbolt file in b.TempDir(), so the
 // create and action numbers depend on the disk as much as on the code.
 
-// benchMaxPage is the page size limit of the benchmark server. The test
-// fixture's limit (50) is below the page the listing benchmarks ask for.
-const benchMaxPage = engine.DefaultMaxPage
-
-// benchServer is the test fixture's wiring (newFixture) for benchmarks: the
-// same registry, providers and engine, with the log thrown away so that
-// it does not grow with b.N.
-type benchServer struct {
-	tb  testing.TB
-	srv *Server
-	db  *registry.DB
-}
-
-func newBenchServer(tb testing.TB) *benchServer {
-	tb.Helper()
-	db, err := registry.OpenDB(filepath.Join(tb.TempDir(), "ocni.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	reg, err := registry.New(db, registry.Options{
-		Providers: []string{"dummy", "lab"},
-		Defaults: map[string]string{
-			occi.ComputeKindID: "dummy", occi.StorageKindID: "dummy", occi.NetworkKindID: "dummy",
-			occi.NetworkInterfaceID: "dummy", occi.StorageLinkKindID: "dummy",
-		},
-		Logger: logger,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	providers := map[string]backends.Provider{}
-	for _, name := range []string{"dummy", "lab"} {
-		p, err := backends.Open(name, dummy.DriverName, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = p.Close() })
-		providers[name] = p
-	}
-	eng := engine.New(reg, db, engine.Options{Providers: providers, MaxPage: benchMaxPage, Logger: logger})
-	reg.SetInUse(eng.InUse)
-	srv := New(Config{Registry: reg, Engine: eng, BodyLimit: 64 << 10, Logger: logger})
-	return &benchServer{tb: tb, srv: srv, db: db}
-}
-
-// serve runs one request. It is what the timed loops call, so it does no
-// more than a client's request needs (no tb.Helper).
-func (s *benchServer) serve(r req) *httptest.ResponseRecorder {
-	var body io.Reader
-	if r.body != "" {
-		body = strings.NewReader(r.body)
-	}
-	hr := httptest.NewRequest(r.method, r.path, body)
-	if r.body != "" {
-		hr.Header.Set("Content-Type", "application/occi+json")
-	}
-	for k, v := range r.header {
-		hr.Header.Set(k, v)
-	}
-	rec := httptest.NewRecorder()
-	s.srv.ServeHTTP(rec, hr)
-	return rec
-}
-
-// must runs a setup request that must answer status.
-func (s *benchServer) must(status int, r req) *httptest.ResponseRecorder {
-	s.tb.Helper()
-	rec := s.serve(r)
-	if rec.Code != status {
-		s.tb.Fatalf("%s %s: %d, want %d: %s", r.method, r.path, rec.Code, status, rec.Body)
-	}
-	return rec
-}
-
-// seed creates, through HTTP, a network, a storage and the compute vm1
-// linked to both, as the fixture's seed does.
-func (s *benchServer) seed() {
-	s.tb.Helper()
-	s.must(201, req{method: "PUT", path: "/network/net1", body: `{"kind":"` + networkKind + `","mixins":["` + ipNetwork + `"],"attributes":{"occi.network.address":"10.1.0.0/24"}}`})
-	s.must(201, req{method: "PUT", path: "/storage/disk1", body: `{"kind":"` + storageKind + `","attributes":{"occi.storage.size":20}}`})
-	s.must(201, req{method: "POST", path: "/compute/", body: `{"kind":"` + computeKind + `","id":"vm1","title":"first","mixins":["` + mediumTpl + `"],
-	  "links":[{"kind":"` + nicKind + `","target":{"location":"/network/net1"},"attributes":{"occi.networkinterface.interface":"eth0"}},
-	           {"kind":"` + infra + `storagelink","target":"/storage/disk1","attributes":{"occi.storagelink.deviceid":"vda"}}]}`})
+// newBench is the test fixture for benchmarks: pages up to the default
+// limit (the listing benchmarks ask for more than the tests' 50), and the
+// request log thrown away.
+func newBench(b *testing.B) *fixture {
+	return newFixtureWith(b, fixtureOptions{maxPage: engine.DefaultMaxPage, discardLogs: true})
 }
 
 // preloadChunk is how many entities one preload transaction writes.
@@ -169,7 +83,7 @@ func countResources(tb testing.TB, rec *httptest.ResponseRecorder) int {
 // storage link, among 1,000 computes. The other 999 are preloaded in the
 // store; vm1 and its links are created through HTTP.
 func BenchmarkGetEntity(b *testing.B) {
-	s := newBenchServer(b)
+	s := newBench(b)
 	preload(b, s.db, 999)
 	s.seed()
 	r := req{method: "GET", path: "/compute/vm1"}
@@ -194,7 +108,7 @@ const createBody = `{"kind":"` + computeKind + `","title":"bench","mixins":["` +
 // BenchmarkCreate creates computes one after another. Each create writes
 // an intent and then commits the entity, both fsync'd.
 func BenchmarkCreate(b *testing.B) {
-	s := newBenchServer(b)
+	s := newBench(b)
 	r := req{method: "POST", path: "/compute/", body: createBody}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -210,7 +124,7 @@ func BenchmarkCreate(b *testing.B) {
 // fsync. A create spends most of its time waiting for the disk, not on a
 // CPU, so it runs 4 goroutines per GOMAXPROCS.
 func BenchmarkCreateParallel(b *testing.B) {
-	s := newBenchServer(b)
+	s := newBench(b)
 	r := req{method: "POST", path: "/compute/", body: createBody}
 	b.ReportAllocs()
 	b.SetParallelism(4)
@@ -243,7 +157,7 @@ func BenchmarkListCollection(b *testing.B) {
 		{"100k", 100_000, false},
 	} {
 		b.Run(size.name, func(b *testing.B) {
-			s := newBenchServer(b)
+			s := newBench(b)
 			took := preload(b, s.db, size.n)
 			b.Logf("preloaded %d computes in %s", size.n, took.Round(time.Millisecond))
 			type listCase struct {
@@ -282,7 +196,7 @@ func BenchmarkListCollection(b *testing.B) {
 // BenchmarkActionStopStart stops and starts one compute: two actions, each
 // an intent, a provider call and a commit.
 func BenchmarkActionStopStart(b *testing.B) {
-	s := newBenchServer(b)
+	s := newBench(b)
 	s.seed()
 	stop := req{method: "POST", path: "/compute/vm1?action=stop"}
 	start := req{method: "POST", path: "/compute/vm1?action=start"}

@@ -24,7 +24,7 @@ const (
 )
 
 // jsonBody decodes a JSON answer into a generic map.
-func jsonBody(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+func jsonBody(t testing.TB, rec *httptest.ResponseRecorder) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
