@@ -177,7 +177,8 @@ func newClient(c int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			MaxIdleConns: c * 2, MaxIdleConnsPerHost: c * 2, MaxConnsPerHost: c * 2,
+			// One connection per client: a stable number of server goroutines.
+			MaxIdleConns: c, MaxIdleConnsPerHost: c, MaxConnsPerHost: c,
 			DisableCompression: true, IdleConnTimeout: time.Minute,
 		},
 	}
