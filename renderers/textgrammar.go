@@ -93,6 +93,12 @@ func cutHead(item string) (head, rest string) {
 	return head, rest
 }
 
+// structural are the parameter names of the text grammar itself.
+var structural = map[string]bool{
+	"scheme": true, "class": true, "title": true, "rel": true, "location": true,
+	"attributes": true, "actions": true, "self": true, "category": true,
+}
+
 // parseParams reads the name=value parameters of s. They are separated by
 // ';' or, as rOCCI writes Link attributes, by white space; an empty
 // parameter (a trailing ';') is skipped. A name may be given only once.
@@ -106,7 +112,12 @@ func parseParams(s string) ([]param, error) {
 			if err != nil {
 				return nil, err
 			}
-			key := strings.ToLower(p.name)
+			// The grammar's own parameter names are read in any case;
+			// anything else is an attribute name, and those are exact.
+			key := p.name
+			if structural[strings.ToLower(key)] {
+				key = strings.ToLower(key)
+			}
 			if seen[key] {
 				return nil, occi.Errorf(occi.InvalidArgument, "parameter %q is given twice", p.name)
 			}
