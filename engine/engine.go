@@ -68,8 +68,11 @@ func (e *Engine) MaxPage() int { return e.maxPage }
 // a resource, and the actions it offers.
 type View struct {
 	*registry.Entity
-	Links   []*registry.Entity
-	Actions []string
+	Links []*registry.Entity
+	// Actions are those the entity's provider implements, the ones to
+	// show; Defined are all its categories define, the ones a request may
+	// name (an unimplemented one is then a 501, not a 404).
+	Actions, Defined []string
 }
 
 // provider returns the provider bound to a kind, refusing (501) a kind no
@@ -155,6 +158,19 @@ func actionsOf(snap *registry.Snapshot, ent *registry.Entity) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// offered lists the actions a client can invoke on an entity: those of its
+// categories that its provider implements. (Invoking one the model has and
+// the provider lacks is a 501; one the model lacks a 404.)
+func (e *Engine) offered(snap *registry.Snapshot, ent *registry.Entity) (offered, defined []string) {
+	defined = actionsOf(snap, ent)
+	p := e.providers[ent.Provider]
+	if p == nil {
+		return defined, defined
+	}
+	caps := p.Capabilities()
+	return slices.DeleteFunc(slices.Clone(defined), func(a string) bool { return !caps.ServesAction(a) }), defined
 }
 
 // InUse tells the registry whether entities still use one of the kinds, so

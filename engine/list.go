@@ -125,7 +125,8 @@ func (e *Engine) Views(ents []*registry.Entity) ([]*View, error) {
 	}
 	out := make([]*View, len(ents))
 	for i, ent := range ents {
-		out[i] = &View{Entity: ent, Actions: actionsOf(snap, ent), Links: links[ent.Location]}
+		out[i] = &View{Entity: ent, Links: links[ent.Location]}
+		out[i].Actions, out[i].Defined = e.offered(snap, ent)
 	}
 	return out, nil
 }

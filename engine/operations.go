@@ -23,7 +23,8 @@ func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
 }
 
 func (e *Engine) view(snap *registry.Snapshot, ent *registry.Entity) (*View, error) {
-	v := &View{Entity: ent, Actions: actionsOf(snap, ent)}
+	v := &View{Entity: ent}
+	v.Actions, v.Defined = e.offered(snap, ent)
 	if !ent.IsLink() {
 		links, err := e.db.LinksFrom([]string{ent.Location})
 		if err != nil {

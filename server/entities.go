@@ -161,7 +161,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 			if err != nil {
 				return nil, err
 			}
-			inv, err := s.invocation(r, v.Actions)
+			inv, err := s.invocation(r, v.Defined)
 			if err != nil {
 				return nil, err
 			}

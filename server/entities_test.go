@@ -444,3 +444,23 @@ func TestCursorPaging(t *testing.T) {
 	f.must(400, req{method: "GET", path: "/compute/?after=c3"})
 	f.must(400, req{method: "GET", path: "/compute/?after=/compute/c3&page=2"})
 }
+
+// An entity lists the actions its provider implements; one the model has
+// and the provider lacks is a 501, one the model lacks a 404.
+func TestOfferedActions(t *testing.T) {
+	f := newFixture(t)
+	rec := f.must(201, req{method: "PUT", path: "/storage/s1", body: `{"kind":"` + storageKind + `","attributes":{"occi.storage.size":1}}`})
+	actions := fmt.Sprint(jsonBody(t, rec)["actions"])
+	if !strings.Contains(actions, "#online") || strings.Contains(actions, "#backup") {
+		t.Errorf("storage actions on the dummy: %s", actions)
+	}
+	if rec := f.do(req{method: "POST", path: "/storage/s1?action=backup", body: `{"action":"http://schemas.ogf.org/occi/infrastructure/storage/action#backup"}`}); rec.Code != 501 {
+		t.Errorf("backup on the dummy: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do(req{method: "POST", path: "/storage/s1?action=backup"}); rec.Code != 501 {
+		t.Errorf("backup by term on the dummy: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do(req{method: "POST", path: "/storage/s1?action=defrag"}); rec.Code != 404 {
+		t.Errorf("an action nobody defines: %d %s", rec.Code, rec.Body)
+	}
+}
