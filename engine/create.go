@@ -112,7 +112,7 @@ func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, er
 		}
 		l, err := e.prepare(snap, li, Placement{}, main.ent)
 		if err != nil {
-			return nil, occi.Prefix("links["+itoa(i)+"]", err)
+			return nil, occi.Prefix("links["+strconv.Itoa(i)+"]", err)
 		}
 		all = append(all, l)
 	}
@@ -336,5 +336,3 @@ func (e *Engine) mayExist(ctx context.Context, in *registry.Intent) bool {
 	}
 	return false
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
