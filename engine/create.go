@@ -309,7 +309,9 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents 
 		for _, p := range made {
 			wasMade = wasMade || p.ent.Location == loc
 		}
-		if undone[loc] || (!wasMade && !uncertain) || (!wasMade && !e.mayExist(ctx, in)) {
+		// Abort what was undone, and what was never made: the failed call
+		// itself only when it certainly made nothing, or the VIM says so.
+		if undone[loc] || (!wasMade && (!uncertain || !e.mayExist(ctx, in))) {
 			abort = append(abort, in)
 		}
 	}
