@@ -201,7 +201,7 @@ func TestRecoveryCompletesAnAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	ent, _ := w.db.Entity("/compute/vm1")
-	stop := occi.ComputeActionScheme + "stop"
+	stop := occi.StopActionID
 	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpAction, Entity: ent, Action: stop, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestConcurrentOperationOnOneEntityIsRefused(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := w.eng.Action(ctx, "/compute/vm1", &occi.ActionInvocation{Action: occi.ComputeActionScheme + "stop"})
+		_, err := w.eng.Action(ctx, "/compute/vm1", &occi.ActionInvocation{Action: occi.StopActionID})
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)

@@ -34,6 +34,19 @@ const (
 	nonNegativeIntegerPt = `{"type":"integer","minimum":0}`
 )
 
+// The infrastructure actions' identifiers.
+const (
+	StartActionID   = ComputeActionScheme + "start"
+	StopActionID    = ComputeActionScheme + "stop"
+	RestartActionID = ComputeActionScheme + "restart"
+	SuspendActionID = ComputeActionScheme + "suspend"
+	SaveActionID    = ComputeActionScheme + "save"
+	UpActionID      = NetworkActionScheme + "up"
+	DownActionID    = NetworkActionScheme + "down"
+	OnlineActionID  = StorageActionScheme + "online"
+	OfflineActionID = StorageActionScheme + "offline"
+)
+
 // attr is shorthand for a definition in the tables below.
 func attr(t AttributeType, mutable, required bool, description string) *AttributeDef {
 	return &AttributeDef{Type: t, Mutable: mutable, Required: required, Description: description}
@@ -106,8 +119,8 @@ func buildBuiltins() *Categories {
 				"occi.compute.speed": attr(TypeNumber, true, false, "CPU clock speed of the instance in gigahertz (OCCI 1.1; deprecated, not part of OCCI 1.2)").withPattern(`{"type":"number","exclusiveMinimum":0}`),
 			},
 			Actions: []string{
-				ComputeActionScheme + "start", ComputeActionScheme + "stop", ComputeActionScheme + "restart",
-				ComputeActionScheme + "suspend", ComputeActionScheme + "save",
+				StartActionID, StopActionID, RestartActionID,
+				SuspendActionID, SaveActionID,
 			},
 		},
 		&Kind{
@@ -120,7 +133,7 @@ func buildBuiltins() *Categories {
 				"occi.network.state":         attr(TypeString, false, false, "Current state of the network").withPattern(linkStatePattern).withDefault("inactive"),
 				"occi.network.state.message": stateMessage("network"),
 			},
-			Actions: []string{NetworkActionScheme + "up", NetworkActionScheme + "down"},
+			Actions: []string{UpActionID, DownActionID},
 		},
 		&Kind{
 			Category: Category{Scheme: InfraScheme, Term: "storage", Title: "Storage Resource"},
@@ -132,7 +145,7 @@ func buildBuiltins() *Categories {
 				"occi.storage.state.message": stateMessage("storage"),
 			},
 			Actions: []string{
-				StorageActionScheme + "online", StorageActionScheme + "offline",
+				OnlineActionID, OfflineActionID,
 				// OCCI 1.1's, kept for its clients; a provider without them
 				// answers 501.
 				StorageActionScheme + "backup", StorageActionScheme + "snapshot", StorageActionScheme + "resize",

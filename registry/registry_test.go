@@ -354,7 +354,7 @@ func TestBindings(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	s := newTest(t).Snapshot()
-	got, err := s.Select([]string{occi.ComputeKindID, occi.SSHKeyMixinID, occi.ComputeActionScheme + "start"})
+	got, err := s.Select([]string{occi.ComputeKindID, occi.SSHKeyMixinID, occi.StartActionID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ var decodeCases = []decodeCase{
 		into: collection, want: resource(&occi.Resource{Entity: occi.Entity{Attributes: map[string]any{
 			"a.int": 42.0, "a.neg": -3.0, "a.float": 0.256, "a.exp": 1000.0, "a.dot": 0.5, "a.trail": 1.0, "a.t": true, "a.f": false, "a.arr": `[1,"x"]`}}})},
 	{name: "action links give the actions and the location", plain: "Category: " + computeCat + "\nLink: </compute/c1?action=stop>; rel=\"" + stopID + "\"\nLink: <http://h:8/compute/c1?action=start>;rel=\"" + occi.ComputeActionScheme + "start\"\n",
-		into: collection, want: resource(&occi.Resource{Entity: occi.Entity{Kind: occi.ComputeKindID, Actions: []string{stopID, occi.ComputeActionScheme + "start"}, Location: "/compute/c1"}})},
+		into: collection, want: resource(&occi.Resource{Entity: occi.Entity{Kind: occi.ComputeKindID, Actions: []string{stopID, occi.StartActionID}, Location: "/compute/c1"}})},
 	{name: "rOCCI inline link, attributes separated by spaces", plain: "Link: " + niLink + ";occi.core.id=\"n1\" occi.networkinterface.interface=\"eth0\"\n",
 		into: collection, want: resource(&occi.Resource{Links: []*occi.Link{{
 			Entity: occi.Entity{Kind: occi.NetworkInterfaceID, ID: "n1", Location: "/networkinterface/n1", Attributes: map[string]any{
@@ -99,7 +99,7 @@ var decodeCases = []decodeCase{
 			Attributes: map[string]any{"occi.compute.cores": 2.0, "occi.compute.hostname": "a,b"}}})},
 	{name: "erocci action links, comma-separated absolute URIs", header: http.Header{"Category": {computeCat},
 		"Link": {`<http://h/c1?action=stop>; rel="` + stopID + `", <http://h/c1?action=start>; rel="` + occi.ComputeActionScheme + `start"`}},
-		into: collection, want: resource(&occi.Resource{Entity: occi.Entity{Kind: occi.ComputeKindID, Actions: []string{stopID, occi.ComputeActionScheme + "start"}, Location: "/c1"}})},
+		into: collection, want: resource(&occi.Resource{Entity: occi.Entity{Kind: occi.ComputeKindID, Actions: []string{stopID, occi.StartActionID}, Location: "/c1"}})},
 	{name: "text/occi body OK", header: http.Header{"Category": {stopCat}}, body: "OK\n",
 		into: invocation, want: &occi.ActionInvocation{Action: stopID}},
 	{name: "action invocation with a parameter", plain: "Category: " + stopCat + "\nX-OCCI-Attribute: method=\"graceful\"\n",
@@ -156,7 +156,7 @@ var decodeCases = []decodeCase{
 	{name: "Link with an empty URI", plain: "Link: <>; rel=\"" + occi.NetworkKindID + "\"\n", into: collection, errs: []string{"the URI between '<' and '>' is empty"}},
 	{name: "Link without rel", plain: "Link: </network/lan>; category=\"" + occi.NetworkInterfaceID + "\"\n", into: collection, errs: []string{`Link "</network/lan>`, "has no rel"}},
 	{name: "Link rel not an identifier", plain: "Link: </network/lan>; rel=\"network\"\n", into: collection, errs: []string{"rel", `"network" has no '#'`}},
-	{name: "action link naming another action", plain: "Link: </c1?action=stop>; rel=\"" + occi.ComputeActionScheme + "start\"\n", into: collection, errs: []string{"?action=stop does not name the action " + occi.ComputeActionScheme + "start"}},
+	{name: "action link naming another action", plain: "Link: </c1?action=stop>; rel=\"" + occi.ComputeActionScheme + "start\"\n", into: collection, errs: []string{"?action=stop does not name the action " + occi.StartActionID}},
 	{name: "inline link with two targets", plain: "Link: " + niLink + "; occi.core.target=\"/network/wan\"\n", into: collection, errs: []string{`occi.core.target "/network/wan" is another target`}},
 	{name: "a link entity carrying a link", plain: "X-OCCI-Attribute: occi.core.target=\"/network/lan\"\nLink: " + niLink + "\n", into: collection, errs: []string{"a link cannot carry links"}},
 	{name: "locations in an entity rendering", plain: "Category: " + computeCat + "\nX-OCCI-Location: /compute/a\n", into: collection, errs: []string{"line 2", "X-OCCI-Location is not part of an entity rendering"}},

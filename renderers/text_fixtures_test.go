@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 const (
 	goldMixinID = "http://example.com/occi/tags#gold"
-	stopID      = occi.ComputeActionScheme + "stop"
+	stopID      = occi.StopActionID
 )
 
 // goldMixin is the small user mixin of the fixtures: its attributes have
@@ -120,8 +120,8 @@ func computeWeb1() *occi.Resource {
 				"com.example.vip":                true,
 			},
 			Actions: []string{
-				stopID, occi.ComputeActionScheme + "restart", occi.ComputeActionScheme + "suspend",
-				occi.ComputeActionScheme + "save", "http://example.com/occi/tags/action#promote",
+				stopID, occi.RestartActionID, occi.SuspendActionID,
+				occi.SaveActionID, "http://example.com/occi/tags/action#promote",
 			},
 			ID: "web1", Title: title, Location: "/compute/web1",
 		},
@@ -135,7 +135,7 @@ func computeDB1() *occi.Resource {
 		Entity: occi.Entity{
 			Kind:       occi.ComputeKindID,
 			Attributes: map[string]any{occi.AttrID: "db1", "occi.compute.state": "inactive"},
-			Actions:    []string{occi.ComputeActionScheme + "start"},
+			Actions:    []string{occi.StartActionID},
 			ID:         "db1", Location: "/compute/db1",
 		},
 	}

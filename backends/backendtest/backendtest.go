@@ -72,20 +72,8 @@ type step struct {
 	to     string
 }
 
-const (
-	computeStart   = occi.ComputeActionScheme + "start"
-	computeStop    = occi.ComputeActionScheme + "stop"
-	computeRestart = occi.ComputeActionScheme + "restart"
-	computeSuspend = occi.ComputeActionScheme + "suspend"
-	computeSave    = occi.ComputeActionScheme + "save"
-	networkUp      = occi.NetworkActionScheme + "up"
-	networkDown    = occi.NetworkActionScheme + "down"
-	storageOnline  = occi.StorageActionScheme + "online"
-	storageOffline = occi.StorageActionScheme + "offline"
-
-	// undeclaredAction is an action no provider declares.
-	undeclaredAction = "http://schemas.ocni.example/backendtest/action#undeclared"
-)
+// undeclaredAction is an action no provider declares.
+const undeclaredAction = "http://schemas.ocni.example/backendtest/action#undeclared"
 
 var (
 	computeStates = []string{"active", "inactive", "suspended", "error"}
@@ -100,24 +88,24 @@ var (
 		attrs:   map[string]any{"occi.compute.cores": 1.0, "occi.compute.memory": 1.0, "occi.compute.state": "inactive"},
 		mutable: "occi.compute.hostname", newValue: "renamed.backendtest.example.org",
 		steps: []step{
-			{action: computeStart, from: []string{"inactive", "suspended"}, to: "active"},
-			{action: computeStop, params: map[string]any{"method": "poweroff"}, from: []string{"active"}, to: "inactive"},
-			{action: computeStart, from: []string{"inactive"}, to: "active"},
-			{action: computeSuspend, params: map[string]any{"method": "suspend"}, from: []string{"active"}, to: "suspended"},
-			{action: computeStart, from: []string{"suspended"}, to: "active"},
-			{action: computeRestart, params: map[string]any{"method": "cold"}, from: []string{"active"}, to: "active"},
-			{action: computeSave, params: map[string]any{"method": "hot", "name": "backendtest-saved"}, from: []string{"active", "inactive", "suspended"}},
+			{action: occi.StartActionID, from: []string{"inactive", "suspended"}, to: "active"},
+			{action: occi.StopActionID, params: map[string]any{"method": "poweroff"}, from: []string{"active"}, to: "inactive"},
+			{action: occi.StartActionID, from: []string{"inactive"}, to: "active"},
+			{action: occi.SuspendActionID, params: map[string]any{"method": "suspend"}, from: []string{"active"}, to: "suspended"},
+			{action: occi.StartActionID, from: []string{"suspended"}, to: "active"},
+			{action: occi.RestartActionID, params: map[string]any{"method": "cold"}, from: []string{"active"}, to: "active"},
+			{action: occi.SaveActionID, params: map[string]any{"method": "hot", "name": "backendtest-saved"}, from: []string{"active", "inactive", "suspended"}},
 		},
-		invalid: computeSuspend, invalidFrom: "inactive",
+		invalid: occi.SuspendActionID, invalidFrom: "inactive",
 	}
 	network = &kindSpec{
 		id: occi.NetworkKindID, term: "network", stateAttr: "occi.network.state", states: linkStates,
 		attrs:   map[string]any{"occi.network.label": "backendtest", "occi.network.state": "inactive"},
 		mutable: "occi.network.label", newValue: "backendtest-renamed",
 		steps: []step{
-			{action: networkUp, from: []string{"inactive"}, to: "active"},
-			{action: networkDown, from: []string{"active"}, to: "inactive"},
-			{action: networkUp, from: []string{"inactive"}, to: "active"},
+			{action: occi.UpActionID, from: []string{"inactive"}, to: "active"},
+			{action: occi.DownActionID, from: []string{"active"}, to: "inactive"},
+			{action: occi.UpActionID, from: []string{"inactive"}, to: "active"},
 		},
 	}
 	storage = &kindSpec{
@@ -125,9 +113,9 @@ var (
 		attrs:   map[string]any{"occi.storage.size": 1.0, "occi.storage.state": "offline"},
 		mutable: occi.AttrTitle, newValue: "backendtest storage, renamed",
 		steps: []step{
-			{action: storageOnline, from: []string{"offline"}, to: "online"},
-			{action: storageOffline, from: []string{"online"}, to: "offline"},
-			{action: storageOnline, from: []string{"offline"}, to: "online"},
+			{action: occi.OnlineActionID, from: []string{"offline"}, to: "online"},
+			{action: occi.OfflineActionID, from: []string{"online"}, to: "offline"},
+			{action: occi.OnlineActionID, from: []string{"offline"}, to: "online"},
 		},
 	}
 	networkInterface = &kindSpec{

@@ -107,25 +107,25 @@ var families = []*family{
 	{
 		kind: occi.ComputeKindID, stateAttr: "occi.compute.state", initial: "active",
 		actions: map[string]transition{
-			occi.ComputeActionScheme + "start":   {from: []string{"inactive", "suspended"}, to: "active"},
-			occi.ComputeActionScheme + "stop":    {from: []string{"active", "suspended"}, to: "inactive"},
-			occi.ComputeActionScheme + "restart": {from: []string{"active"}, to: "active"},
-			occi.ComputeActionScheme + "suspend": {from: []string{"active"}, to: "suspended"},
-			occi.ComputeActionScheme + "save":    {from: []string{"active", "inactive", "suspended"}},
+			occi.StartActionID:   {from: []string{"inactive", "suspended"}, to: "active"},
+			occi.StopActionID:    {from: []string{"active", "suspended"}, to: "inactive"},
+			occi.RestartActionID: {from: []string{"active"}, to: "active"},
+			occi.SuspendActionID: {from: []string{"active"}, to: "suspended"},
+			occi.SaveActionID:    {from: []string{"active", "inactive", "suspended"}},
 		},
 	},
 	{
 		kind: occi.NetworkKindID, stateAttr: "occi.network.state", initial: "active",
 		actions: map[string]transition{
-			occi.NetworkActionScheme + "up":   {from: []string{"inactive", "error"}, to: "active"},
-			occi.NetworkActionScheme + "down": {from: []string{"active", "error"}, to: "inactive"},
+			occi.UpActionID:   {from: []string{"inactive", "error"}, to: "active"},
+			occi.DownActionID: {from: []string{"active", "error"}, to: "inactive"},
 		},
 	},
 	{
 		kind: occi.StorageKindID, stateAttr: "occi.storage.state", initial: "online",
 		actions: map[string]transition{
-			occi.StorageActionScheme + "online":  {from: []string{"offline", "error"}, to: "online"},
-			occi.StorageActionScheme + "offline": {from: []string{"online", "error"}, to: "offline"},
+			occi.OnlineActionID:  {from: []string{"offline", "error"}, to: "online"},
+			occi.OfflineActionID: {from: []string{"online", "error"}, to: "offline"},
 		},
 	},
 	{kind: occi.NetworkInterfaceID, stateAttr: "occi.networkinterface.state", initial: "active"},

@@ -591,7 +591,7 @@ func TestConformanceRestricted(t *testing.T) {
 		}
 		return restricted{Provider: p, caps: backends.Capabilities{
 			Kinds:   []string{occi.ComputeKindID, occi.NetworkInterfaceID},
-			Actions: []string{occi.ComputeActionScheme + "start", occi.ComputeActionScheme + "stop"},
+			Actions: []string{occi.StartActionID, occi.StopActionID},
 		}}
 	}})
 }

@@ -14,19 +14,6 @@ import (
 	"github.com/ocni/ocni/occi"
 )
 
-// Action ids.
-const (
-	actStart   = occi.ComputeActionScheme + "start"
-	actStop    = occi.ComputeActionScheme + "stop"
-	actRestart = occi.ComputeActionScheme + "restart"
-	actSuspend = occi.ComputeActionScheme + "suspend"
-	actSave    = occi.ComputeActionScheme + "save"
-	actUp      = occi.NetworkActionScheme + "up"
-	actDown    = occi.NetworkActionScheme + "down"
-	actOnline  = occi.StorageActionScheme + "online"
-	actOffline = occi.StorageActionScheme + "offline"
-)
-
 // Compute attributes.
 const (
 	attrCores          = "occi.compute.cores"
@@ -463,12 +450,12 @@ func (p *Provider) deleteCompute(ctx context.Context, id string) error {
 func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action string, params map[string]any) (map[string]any, error) {
 	var method string
 	switch action {
-	case actStart:
-	case actStop:
+	case occi.StartActionID:
+	case occi.StopActionID:
 		method = methodOf(params, "poweroff")
-	case actRestart:
+	case occi.RestartActionID:
 		method = methodOf(params, "cold")
-	case actSuspend:
+	case occi.SuspendActionID:
 		method = methodOf(params, "suspend")
 	default:
 		if _, err := p.retrieveCompute(ctx, o); err != nil {
@@ -500,7 +487,7 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 	}
 	var callErr error
 	switch action {
-	case actStart:
+	case occi.StartActionID:
 		switch st {
 		case golibvirt.DomainPaused:
 			callErr = conn.DomainResume(d.dom)
@@ -510,7 +497,7 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 		default:
 			return nil, refuse()
 		}
-	case actStop:
+	case occi.StopActionID:
 		switch {
 		case st == golibvirt.DomainShutoff && golibvirt.DomainShutoffReason(reason) == golibvirt.DomainShutoffSaved:
 			// Hibernated: forgetting the saved state stops it.
@@ -524,7 +511,7 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 		default:
 			return nil, p.invalidMethod(action, method, "graceful", "acpioff", "poweroff")
 		}
-	case actRestart:
+	case occi.RestartActionID:
 		if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked {
 			return nil, refuse()
 		}
@@ -536,7 +523,7 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 		default:
 			return nil, p.invalidMethod(action, method, "graceful", "warm", "cold")
 		}
-	case actSuspend:
+	case occi.SuspendActionID:
 		switch method {
 		case "suspend":
 			if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked {

@@ -322,8 +322,8 @@ func (p *Provider) Capabilities() backends.Capabilities {
 	return backends.Capabilities{
 		Kinds: []string{occi.ComputeKindID, occi.NetworkKindID, occi.StorageKindID, occi.NetworkInterfaceID, occi.StorageLinkKindID},
 		Actions: []string{
-			actStart, actStop, actRestart, actSuspend,
-			actUp, actDown,
+			occi.StartActionID, occi.StopActionID, occi.RestartActionID, occi.SuspendActionID,
+			occi.UpActionID, occi.DownActionID,
 		},
 	}
 }
@@ -618,9 +618,9 @@ func (p *Provider) Action(ctx context.Context, o *backends.Object, action string
 func (p *Provider) unimplementedAction(o *backends.Object, action string) error {
 	why := ""
 	switch action {
-	case actSave:
+	case occi.SaveActionID:
 		why = ": saving a domain's disk as a new OS template is not offered"
-	case actOnline, actOffline:
+	case occi.OnlineActionID, occi.OfflineActionID:
 		why = ": libvirt volumes have no online state"
 	}
 	return occi.Errorf(occi.Unimplemented, "libvirt provider %s: action %s is not implemented for kind %s%s", p.name, action, o.Kind, why)

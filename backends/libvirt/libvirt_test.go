@@ -422,11 +422,11 @@ func TestNetworkDefinition(t *testing.T) {
 	changed.Attributes[attrLabel] = "green"
 	// The new settings of an active network apply when it next comes up;
 	// the test driver never applies them, so this one is down.
-	mustAction(t, p, dyn, actDown, nil)
+	mustAction(t, p, dyn, occi.DownActionID, nil)
 	if _, err := p.Update(t.Context(), dyn, changed); err != nil {
 		t.Fatal(err)
 	}
-	mustAction(t, p, changed, actUp, nil)
+	mustAction(t, p, changed, occi.UpActionID, nil)
 	doc = networkDoc(t, p, "lan")
 	if ip := doc.child("ip"); ip == nil || ip.get("address") != "10.66.0.1" || ip.get("netmask") != "255.255.0.0" {
 		t.Errorf("after Update: ip = %v", ip)
@@ -446,12 +446,12 @@ func TestNetworkDefinition(t *testing.T) {
 	}
 
 	// down and up.
-	if got := mustAction(t, p, plain, actDown, nil)[attrNetworkState]; got != "inactive" {
+	if got := mustAction(t, p, plain, occi.DownActionID, nil)[attrNetworkState]; got != "inactive" {
 		t.Errorf("down: state %v", got)
 	}
-	_, err := p.Action(t.Context(), plain, actDown, nil)
+	_, err := p.Action(t.Context(), plain, occi.DownActionID, nil)
 	wantCode(t, "down twice", err, occi.ErrFailedPrecondition)
-	if got := mustAction(t, p, plain, actUp, nil)[attrNetworkState]; got != "active" {
+	if got := mustAction(t, p, plain, occi.UpActionID, nil)[attrNetworkState]; got != "active" {
 		t.Errorf("up: state %v", got)
 	}
 }
@@ -488,7 +488,7 @@ func TestVolume(t *testing.T) {
 	_, err = p.Update(t.Context(), o, larger)
 	wantCode(t, "growing Update on the test driver, which cannot resize", err, occi.ErrUnimplemented)
 
-	_, err = p.Action(t.Context(), o, actOnline, nil)
+	_, err = p.Action(t.Context(), o, occi.OnlineActionID, nil)
 	wantCode(t, "online", err, occi.ErrUnimplemented)
 
 	_, err = p.Create(t.Context(), storageObject("nosize", 0))
@@ -549,8 +549,8 @@ func TestInterfaceAndDisk(t *testing.T) {
 	if got := mustRetrieve(t, p, w.nic); got["occi.networkinterface.state"] != "inactive" || got["occi.networkinterface.state.message"] == nil {
 		t.Errorf("Retrieve(nic) on the running domain = %v, want inactive with a message", got)
 	}
-	mustAction(t, p, w.compute, actStop, map[string]any{"method": "poweroff"})
-	mustAction(t, p, w.compute, actStart, nil)
+	mustAction(t, p, w.compute, occi.StopActionID, map[string]any{"method": "poweroff"})
+	mustAction(t, p, w.compute, occi.StartActionID, nil)
 	for _, l := range []*backends.Object{w.nic, w.disk} {
 		stateAttr, msgAttr := stateAttrs(linkFamily(l))
 		if got := mustRetrieve(t, p, l); got[stateAttr] != "active" || got[msgAttr] != nil {
@@ -619,13 +619,13 @@ func TestInterfaceAndDisk(t *testing.T) {
 func TestLinksOnAStoppedCompute(t *testing.T) {
 	p := newProvider(t)
 	w := newWorld(t, p)
-	mustAction(t, p, w.compute, actStop, map[string]any{"method": "graceful"})
+	mustAction(t, p, w.compute, occi.StopActionID, map[string]any{"method": "graceful"})
 	nic := linkObject(occi.NetworkInterfaceID, "nic2", w.compute, w.network, nil)
 	got := mustCreate(t, p, nic)
 	if got["occi.networkinterface.state"] != "inactive" || !macPattern.MatchString(fmt.Sprint(got[attrMAC])) {
 		t.Errorf("Create(nic) on a stopped compute = %v, want inactive with a MAC address", got)
 	}
-	mustAction(t, p, w.compute, actStart, nil)
+	mustAction(t, p, w.compute, occi.StartActionID, nil)
 	if got := mustRetrieve(t, p, nic); got["occi.networkinterface.state"] != "active" {
 		t.Errorf("Retrieve(nic) after start = %v", got)
 	}
@@ -775,7 +775,7 @@ func TestDeletedBehindTheBack(t *testing.T) {
 	for _, o := range []*backends.Object{w.compute, w.network, w.storage, w.disk} {
 		_, err := p.Retrieve(t.Context(), o)
 		wantCode(t, "Retrieve("+o.ID+") deleted behind the provider's back", err, occi.ErrNotFound)
-		_, err = p.Action(t.Context(), o, actStart, nil)
+		_, err = p.Action(t.Context(), o, occi.StartActionID, nil)
 		if !errors.Is(err, occi.ErrNotFound) && !errors.Is(err, occi.ErrUnimplemented) {
 			t.Errorf("Action(%s) deleted behind the provider's back = %v", o.ID, err)
 		}
@@ -798,14 +798,14 @@ func TestStateMapping(t *testing.T) {
 		return fmt.Sprint(got[attrComputeState]), got[attrComputeMessage]
 	}
 
-	mustAction(t, p, o, actSuspend, map[string]any{"method": "suspend"})
+	mustAction(t, p, o, occi.SuspendActionID, map[string]any{"method": "suspend"})
 	if st, _, _ := c.DomainGetState(dom, 0); golibvirt.DomainState(st) != golibvirt.DomainPaused {
 		t.Errorf("after suspend the domain is in state %d, want paused", st)
 	}
 	if s, _ := state(); s != "suspended" {
 		t.Errorf("paused domain: state %q, want suspended", s)
 	}
-	mustAction(t, p, o, actStart, nil)
+	mustAction(t, p, o, occi.StartActionID, nil)
 	if s, _ := state(); s != "active" {
 		t.Errorf("resumed domain: state %q, want active", s)
 	}
@@ -825,36 +825,36 @@ func TestStateMapping(t *testing.T) {
 	}
 
 	// Hibernate is a managed save: shut off, suspended, and start resumes.
-	mustAction(t, p, o, actStart, nil)
-	mustAction(t, p, o, actSuspend, map[string]any{"method": "hibernate"})
+	mustAction(t, p, o, occi.StartActionID, nil)
+	mustAction(t, p, o, occi.SuspendActionID, map[string]any{"method": "hibernate"})
 	if s, msg := state(); s != "suspended" || msg == nil {
 		t.Errorf("hibernated domain: state %q, message %v; want suspended with a message", s, msg)
 	}
 	if has, err := c.DomainHasManagedSaveImage(dom, 0); err != nil || has != 1 {
 		t.Errorf("hibernated domain has no managed save image (%d, %v)", has, err)
 	}
-	mustAction(t, p, o, actStart, nil)
+	mustAction(t, p, o, occi.StartActionID, nil)
 	if s, _ := state(); s != "active" {
 		t.Errorf("started after hibernate: state %q", s)
 	}
 
 	// Methods and refusals.
 	for _, m := range []string{"graceful", "warm", "cold"} {
-		if got := mustAction(t, p, o, actRestart, map[string]any{"method": m}); got[attrComputeState] != "active" {
+		if got := mustAction(t, p, o, occi.RestartActionID, map[string]any{"method": m}); got[attrComputeState] != "active" {
 			t.Errorf("restart %s: %v", m, got)
 		}
 	}
-	if got := mustAction(t, p, o, actStop, map[string]any{"method": "acpioff"}); got[attrComputeState] != "inactive" {
+	if got := mustAction(t, p, o, occi.StopActionID, map[string]any{"method": "acpioff"}); got[attrComputeState] != "inactive" {
 		t.Errorf("stop acpioff: %v", got)
 	}
-	_, err = p.Action(t.Context(), o, actStop, map[string]any{"method": "poweroff"})
+	_, err = p.Action(t.Context(), o, occi.StopActionID, map[string]any{"method": "poweroff"})
 	wantCode(t, "stop when inactive", err, occi.ErrFailedPrecondition)
-	_, err = p.Action(t.Context(), o, actRestart, nil)
+	_, err = p.Action(t.Context(), o, occi.RestartActionID, nil)
 	wantCode(t, "restart when inactive", err, occi.ErrFailedPrecondition)
-	mustAction(t, p, o, actStart, nil)
-	_, err = p.Action(t.Context(), o, actStop, map[string]any{"method": "yank"})
+	mustAction(t, p, o, occi.StartActionID, nil)
+	_, err = p.Action(t.Context(), o, occi.StopActionID, map[string]any{"method": "yank"})
 	wantCode(t, "stop with an unknown method", err, occi.ErrInvalidArgument)
-	_, err = p.Action(t.Context(), o, actSave, map[string]any{"method": "hot"})
+	_, err = p.Action(t.Context(), o, occi.SaveActionID, map[string]any{"method": "hot"})
 	wantCode(t, "save", err, occi.ErrUnimplemented)
 
 	// The table, for the states the test driver does not reach.
@@ -1021,10 +1021,10 @@ func TestRecovery(t *testing.T) {
 			t.Errorf("network interface without a MAC address: %v", l.Attributes)
 		}
 	}
-	if _, err := eng.Action(ctx, "/compute/web", &occi.ActionInvocation{Action: actStop, Attributes: map[string]any{"method": "poweroff"}}); err != nil {
+	if _, err := eng.Action(ctx, "/compute/web", &occi.ActionInvocation{Action: occi.StopActionID, Attributes: map[string]any{"method": "poweroff"}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := eng.Action(ctx, "/compute/web", &occi.ActionInvocation{Action: actStart}); err != nil {
+	if v, err := eng.Action(ctx, "/compute/web", &occi.ActionInvocation{Action: occi.StartActionID}); err != nil {
 		t.Fatal(err)
 	} else if got := v.Attributes[attrComputeState]; got != "active" {
 		t.Errorf("after stop and start: %v", got)
@@ -1132,7 +1132,7 @@ func TestQEMUSmoke(t *testing.T) {
 	if got := mustRetrieve(t, p, nic); got["occi.networkinterface.state"] != "active" {
 		t.Errorf("the interface was not hot-plugged: %v", got)
 	}
-	if got := mustAction(t, p, vm, actStop, map[string]any{"method": "poweroff"}); got[attrComputeState] != "inactive" {
+	if got := mustAction(t, p, vm, occi.StopActionID, map[string]any{"method": "poweroff"}); got[attrComputeState] != "inactive" {
 		t.Errorf("stop: %v", got)
 	}
 }

@@ -372,7 +372,7 @@ func (p *Provider) deleteNetwork(ctx context.Context, id string) error {
 
 // networkAction brings a network up or down.
 func (p *Provider) networkAction(ctx context.Context, o *backends.Object, action string) (map[string]any, error) {
-	if !slices.Contains([]string{actUp, actDown}, action) {
+	if !slices.Contains([]string{occi.UpActionID, occi.DownActionID}, action) {
 		if _, err := p.retrieveNetwork(ctx, o); err != nil {
 			return nil, err
 		}
@@ -397,13 +397,13 @@ func (p *Provider) networkAction(ctx context.Context, o *backends.Object, action
 		return nil, err
 	}
 	switch {
-	case action == actUp && active != 0, action == actDown && active == 0:
+	case action == occi.UpActionID && active != 0, action == occi.DownActionID && active == 0:
 		state := "inactive"
 		if active != 0 {
 			state = "active"
 		}
 		return nil, occi.Errorf(occi.FailedPrecondition, "cannot bring network %s %s: it is %s", o.ID, term, state)
-	case action == actUp:
+	case action == occi.UpActionID:
 		err = conn.NetworkCreate(n.net)
 	default:
 		err = conn.NetworkDestroy(n.net)
