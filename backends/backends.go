@@ -26,6 +26,11 @@ type Object struct {
 	ID string
 	// Location is the entity's path on the server.
 	Location string
+	// Instance identifies the ocni data file the entity belongs to.
+	// Providers tag what they make on the VIM with it as well as with ID,
+	// and List only reports objects with their own instance's tag: two
+	// ocni servers sharing one VIM never touch each other's objects.
+	Instance string
 	// Kind is the kind id; Ancestors its parent, grandparent and so on up
 	// to core#entity, so that a driver serves a user kind derived from
 	// compute as a compute. Mixins are the mixin ids.
@@ -106,9 +111,12 @@ type Provider interface {
 	Delete(ctx context.Context, o *Object) error
 	// Action invokes an action with validated parameters.
 	Action(ctx context.Context, o *Object, action string, params map[string]any) (map[string]any, error)
-	// List returns the ids of every object this provider holds on the VIM,
-	// for crash recovery.
-	List(ctx context.Context) ([]string, error)
+	// List returns the ids of every object this provider holds on the VIM
+	// tagged with the instance, for crash recovery. An object that belongs
+	// to an entity (a compute's root volume) is reported under that
+	// entity's id, so that it is never taken for an orphan while the entity
+	// exists.
+	List(ctx context.Context, instance string) ([]string, error)
 	// Close releases the provider's connections.
 	Close() error
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Input is an entity as a client sends it, decoded from any rendering.
@@ -94,7 +95,7 @@ type Placement struct {
 
 // prepared is an entity ready to go to its provider.
 type prepared struct {
-	ent      *registry.Entity
+	ent      *store.Entity
 	provider backends.Provider
 }
 
@@ -124,7 +125,7 @@ func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, er
 
 // prepare validates an input and builds the entity to create. parent is the
 // resource an inline link belongs to.
-func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, parent *registry.Entity) (*prepared, error) {
+func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, parent *store.Entity) (*prepared, error) {
 	if err := in.normalize(); err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, paren
 	if err := checkMixins(snap, in.Kind, in.Mixins); err != nil {
 		return nil, err
 	}
-	ent := &registry.Entity{Location: loc, ID: id, Kind: in.Kind, Mixins: in.Mixins}
+	ent := &store.Entity{Location: loc, ID: id, Kind: in.Kind, Mixins: in.Mixins}
 	values := in.Attributes
 	values[occi.AttrID] = id
 	if isLink {
@@ -208,7 +209,7 @@ func (e *Engine) place(snap *registry.Snapshot, in *Input, kind *occi.Kind, at P
 }
 
 // resolveEnds fills a link's source and target, checking that they exist.
-func (e *Engine) resolveEnds(in *Input, parent *registry.Entity, ent *registry.Entity) error {
+func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity) error {
 	src := in.Source
 	switch {
 	case parent != nil:
@@ -253,9 +254,9 @@ func (e *Engine) resolveEnds(in *Input, parent *registry.Entity, ent *registry.E
 // createAll creates entities in order on their providers, bracketed by
 // intents, and commits them together; on failure it undoes what was made.
 func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*prepared) error {
-	intents := make([]*registry.Intent, len(all))
+	intents := make([]*store.Intent, len(all))
 	for i, p := range all {
-		intents[i] = &registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now().UTC()}
+		intents[i] = &store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now().UTC()}
 	}
 	release, err := e.begin(intents...)
 	if err != nil {
@@ -272,7 +273,7 @@ func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*
 		merge(p.ent, reported)
 		made = append(made, p)
 	}
-	put := make([]*registry.Entity, len(all))
+	put := make([]*store.Entity, len(all))
 	done := make([]string, len(all))
 	for i, p := range all {
 		put[i], done[i] = p.ent, p.ent.Location
@@ -289,7 +290,7 @@ func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*
 // cannot be undone keeps its intent, for recovery to resolve; the rest is
 // aborted. The failed call itself may have created its object (an answer
 // lost on the way): when it says Unavailable, recovery asks the VIM.
-func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents []*registry.Intent, cause error) {
+func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents []*store.Intent, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	undone := map[string]bool{}
@@ -302,7 +303,7 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents 
 		undone[p.ent.Location] = true
 	}
 	uncertain := occi.CodeOf(cause) == occi.Unavailable || occi.CodeOf(cause) == occi.Internal
-	var abort []*registry.Intent
+	var abort []*store.Intent
 	for _, in := range intents {
 		loc := in.Entity.Location
 		wasMade := false
@@ -321,7 +322,7 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents 
 // mayExist asks the provider whether an object whose create failed with an
 // uncertain error exists after all, deleting it if so. It returns true when
 // the answer stays unknown.
-func (e *Engine) mayExist(ctx context.Context, in *registry.Intent) bool {
+func (e *Engine) mayExist(ctx context.Context, in *store.Intent) bool {
 	p := e.providers[in.Entity.Provider]
 	if p == nil {
 		return true

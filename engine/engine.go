@@ -21,12 +21,13 @@ import (
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Engine runs entity operations.
 type Engine struct {
 	reg       *registry.Registry
-	db        *registry.DB
+	db        *store.DB
 	providers map[string]backends.Provider
 	log       *slog.Logger
 	maxPage   int
@@ -51,7 +52,7 @@ type Options struct {
 const DefaultMaxPage = 1000
 
 // New returns an engine over a registry and its data file.
-func New(reg *registry.Registry, db *registry.DB, opts Options) *Engine {
+func New(reg *registry.Registry, db *store.DB, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -67,8 +68,8 @@ func (e *Engine) MaxPage() int { return e.maxPage }
 // View is an entity as a client reads it: the stored entity, the links of
 // a resource, and the actions it offers.
 type View struct {
-	*registry.Entity
-	Links []*registry.Entity
+	*store.Entity
+	Links []*store.Entity
 	// Actions are those the entity's provider implements, the ones to
 	// show; Defined are all its categories define, the ones a request may
 	// name (an unimplemented one is then a 501, not a 404).
@@ -113,7 +114,7 @@ func ancestors(snap *registry.Snapshot, kindID string) []string {
 }
 
 // object is what a provider is given of an entity.
-func object(snap *registry.Snapshot, ent *registry.Entity) *backends.Object {
+func object(snap *registry.Snapshot, ent *store.Entity) *backends.Object {
 	o := &backends.Object{
 		ID:         ent.ID,
 		Location:   ent.Location,
@@ -132,7 +133,7 @@ func object(snap *registry.Snapshot, ent *registry.Entity) *backends.Object {
 }
 
 // merge lays what a backend reports over an entity's attributes.
-func merge(ent *registry.Entity, reported map[string]any) {
+func merge(ent *store.Entity, reported map[string]any) {
 	for k, v := range reported {
 		if v == nil {
 			delete(ent.Attributes, k)
@@ -144,7 +145,7 @@ func merge(ent *registry.Entity, reported map[string]any) {
 
 // actionsOf lists the actions an entity offers: its kind's, its ancestors'
 // and its mixins'.
-func actionsOf(snap *registry.Snapshot, ent *registry.Entity) []string {
+func actionsOf(snap *registry.Snapshot, ent *store.Entity) []string {
 	var out []string
 	for _, id := range append([]string{ent.Kind}, ancestors(snap, ent.Kind)...) {
 		if k, ok := snap.Kind(id); ok {
@@ -163,7 +164,7 @@ func actionsOf(snap *registry.Snapshot, ent *registry.Entity) []string {
 // offered lists the actions a client can invoke on an entity: those of its
 // categories that its provider implements. (Invoking one the model has and
 // the provider lacks is a 501; one the model lacks a 404.)
-func (e *Engine) offered(snap *registry.Snapshot, ent *registry.Entity) (offered, defined []string) {
+func (e *Engine) offered(snap *registry.Snapshot, ent *store.Entity) (offered, defined []string) {
 	defined = actionsOf(snap, ent)
 	p := e.providers[ent.Provider]
 	if p == nil {

@@ -16,12 +16,13 @@ import (
 	"github.com/ocni/ocni/backends/dummy"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 type world struct {
 	t     *testing.T
 	path  string
-	db    *registry.DB
+	db    *store.DB
 	reg   *registry.Registry
 	eng   *Engine
 	vim   backends.Provider
@@ -49,7 +50,7 @@ func (w *world) start(options map[string]any) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	db, err := registry.OpenDB(w.path)
+	db, err := store.Open(w.path)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func (w *world) vimIDs() []string {
 
 func (w *world) entityLocations() []string {
 	w.t.Helper()
-	ents, err := w.eng.List(context.Background(), &Query{Index: registry.ByPrefix, Value: "/"})
+	ents, err := w.eng.List(context.Background(), &Query{Index: store.ByPrefix, Value: "/"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestRecoveryAdoptsACreateThatReachedTheVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.provider.Create(context.Background(), object(snap, p.ent)); err != nil {
@@ -154,7 +155,7 @@ func TestRecoveryDropsACreateThatDidNotReachTheVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(nil)
@@ -177,7 +178,7 @@ func TestRecoveryFinishesADelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	ent, _ := w.db.Entity("/compute/vm1")
-	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpDelete, Entity: ent, Started: time.Now()}); err != nil {
+	if err := w.db.BeginIntent(&store.Intent{Op: store.OpDelete, Entity: ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.vim.Delete(ctx, object(w.reg.Snapshot(), ent)); err != nil {
@@ -202,7 +203,7 @@ func TestRecoveryCompletesAnAction(t *testing.T) {
 	}
 	ent, _ := w.db.Entity("/compute/vm1")
 	stop := occi.StopActionID
-	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpAction, Entity: ent, Action: stop, Started: time.Now()}); err != nil {
+	if err := w.db.BeginIntent(&store.Intent{Op: store.OpAction, Entity: ent, Action: stop, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.vim.Action(ctx, object(w.reg.Snapshot(), ent), stop, map[string]any{"method": "poweroff"}); err != nil {
@@ -297,7 +298,7 @@ func TestRecoveryWaitsForAnUnreachableVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&registry.Intent{Op: registry.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(map[string]any{"fail": []any{"retrieve", "list"}})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // begin starts operations on the intents' entities: it marks their
@@ -14,11 +15,11 @@ import (
 // writes the intents of durable providers to the data file before any VIM
 // is called. release ends the operations; call it once the outcome is
 // committed or aborted.
-func (e *Engine) begin(intents ...*registry.Intent) (release func(), err error) {
+func (e *Engine) begin(intents ...*store.Intent) (release func(), err error) {
 	var keys []string
 	for _, in := range intents {
 		keys = append(keys, in.Entity.Location)
-		if in.Op == registry.OpCreate {
+		if in.Op == store.OpCreate {
 			keys = append(keys, "id "+in.Entity.ID)
 		}
 	}
@@ -58,9 +59,9 @@ func (e *Engine) begin(intents ...*registry.Intent) (release func(), err error) 
 }
 
 // checkFree refuses a create whose location or id is taken.
-func (e *Engine) checkFree(intents []*registry.Intent) error {
+func (e *Engine) checkFree(intents []*store.Intent) error {
 	for _, in := range intents {
-		if in.Op != registry.OpCreate {
+		if in.Op != store.OpCreate {
 			continue
 		}
 		if _, err := e.db.Entity(in.Entity.Location); err == nil {
@@ -79,8 +80,8 @@ func (e *Engine) checkFree(intents []*registry.Intent) error {
 
 // durable keeps the intents whose provider keeps its objects beyond the
 // process: only those can leave something to recover.
-func (e *Engine) durable(intents []*registry.Intent) []*registry.Intent {
-	var out []*registry.Intent
+func (e *Engine) durable(intents []*store.Intent) []*store.Intent {
+	var out []*store.Intent
 	for _, in := range intents {
 		if p := e.providers[in.Entity.Provider]; p == nil || !p.Capabilities().Volatile {
 			out = append(out, in)
@@ -91,7 +92,7 @@ func (e *Engine) durable(intents []*registry.Intent) []*registry.Intent {
 
 // abort removes the durable intents of operations that did not happen or
 // were undone.
-func (e *Engine) abort(intents ...*registry.Intent) {
+func (e *Engine) abort(intents ...*store.Intent) {
 	durable := e.durable(intents)
 	if len(durable) == 0 {
 		return

@@ -11,12 +11,13 @@ import (
 
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Query selects entities: those of an index (a kind's or a mixin's
 // collection, or a path prefix), filtered, one page at a time.
 type Query struct {
-	Index registry.Index
+	Index store.Index
 	Value string
 	// Categories keep entities whose kind (or an ancestor) or a mixin is
 	// one of them.
@@ -32,7 +33,7 @@ type Query struct {
 }
 
 // List returns the entities a query selects.
-func (e *Engine) List(_ context.Context, q *Query) ([]*registry.Entity, error) {
+func (e *Engine) List(_ context.Context, q *Query) ([]*store.Entity, error) {
 	if q.Number > e.maxPage {
 		return nil, occi.Errorf(occi.TooLarge, "a page holds at most %d entities; %d were asked", e.maxPage, q.Number)
 	}
@@ -55,8 +56,8 @@ func (e *Engine) List(_ context.Context, q *Query) ([]*registry.Entity, error) {
 	if len(q.Categories) == 0 && len(q.Attributes) == 0 {
 		storeSkip, skip = skip, 0
 	}
-	var out []*registry.Entity
-	err := e.db.Scan(q.Index, q.Value, q.After, storeSkip, func(ent *registry.Entity) bool {
+	var out []*store.Entity
+	err := e.db.Scan(q.Index, q.Value, q.After, storeSkip, func(ent *store.Entity) bool {
 		if !matches(snap, ent, q) {
 			return true
 		}
@@ -70,7 +71,7 @@ func (e *Engine) List(_ context.Context, q *Query) ([]*registry.Entity, error) {
 	return out, err
 }
 
-func matches(snap *registry.Snapshot, ent *registry.Entity, q *Query) bool {
+func matches(snap *registry.Snapshot, ent *store.Entity, q *Query) bool {
 	if len(q.Categories) > 0 {
 		found := false
 		for _, c := range q.Categories {
@@ -111,7 +112,7 @@ func RenderValue(v any) string {
 }
 
 // Views returns the views of entities, for rendering a collection.
-func (e *Engine) Views(ents []*registry.Entity) ([]*View, error) {
+func (e *Engine) Views(ents []*store.Entity) ([]*View, error) {
 	snap := e.reg.Snapshot()
 	var resources []string
 	for _, ent := range ents {
@@ -138,7 +139,7 @@ func (e *Engine) DeleteAll(ctx context.Context, q *Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	slices.SortStableFunc(ents, func(a, b *registry.Entity) int {
+	slices.SortStableFunc(ents, func(a, b *store.Entity) int {
 		switch {
 		case a.IsLink() && !b.IsLink():
 			return -1
@@ -215,7 +216,7 @@ func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how
 	}
 	if how == SetMembers {
 		var current []string
-		if err := e.db.Scan(registry.ByMixin, mixinID, "", 0, func(ent *registry.Entity) bool {
+		if err := e.db.Scan(store.ByMixin, mixinID, "", 0, func(ent *store.Entity) bool {
 			current = append(current, ent.Location)
 			return true
 		}); err != nil {
@@ -267,7 +268,7 @@ func (e *Engine) setMixin(ctx context.Context, loc, mixinID string, on bool) err
 func (e *Engine) DissociateAll(ctx context.Context, mixinIDs []string) error {
 	for _, id := range mixinIDs {
 		var members []string
-		if err := e.db.Scan(registry.ByMixin, id, "", 0, func(ent *registry.Entity) bool {
+		if err := e.db.Scan(store.ByMixin, id, "", 0, func(ent *store.Entity) bool {
 			members = append(members, ent.Location)
 			return true
 		}); err != nil {

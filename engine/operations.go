@@ -11,6 +11,7 @@ import (
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Get returns the entity at a location with its links and actions.
@@ -22,7 +23,7 @@ func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
 	return e.view(e.reg.Snapshot(), ent)
 }
 
-func (e *Engine) view(snap *registry.Snapshot, ent *registry.Entity) (*View, error) {
+func (e *Engine) view(snap *registry.Snapshot, ent *store.Entity) (*View, error) {
 	v := &View{Entity: ent}
 	v.Actions, v.Defined = e.offered(snap, ent)
 	if !ent.IsLink() {
@@ -142,7 +143,7 @@ func completeDefaults(set occi.AttributeSet, attrs map[string]any) (map[string]a
 }
 
 // apply takes an entity from old to next on its provider and in the store.
-func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *registry.Entity) (*View, error) {
+func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *store.Entity) (*View, error) {
 	if reflect.DeepEqual(next, old) {
 		return e.view(snap, old)
 	}
@@ -151,7 +152,7 @@ func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *
 	if err != nil {
 		return nil, err
 	}
-	intent := &registry.Intent{Op: registry.OpUpdate, Entity: next, Before: old, Started: time.Now().UTC()}
+	intent := &store.Intent{Op: store.OpUpdate, Entity: next, Before: old, Started: time.Now().UTC()}
 	release, err := e.begin(intent)
 	if err != nil {
 		return nil, err
@@ -163,7 +164,7 @@ func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *
 		return nil, occi.Prefix("provider "+old.Provider+": update "+loc, err)
 	}
 	merge(next, reported)
-	if err := e.db.Commit([]*registry.Entity{next}, nil, []string{loc}); err != nil {
+	if err := e.db.Commit([]*store.Entity{next}, nil, []string{loc}); err != nil {
 		return nil, err
 	}
 	return e.view(snap, next)
@@ -181,7 +182,7 @@ func keepDefined(attrs map[string]any, set occi.AttributeSet) map[string]any {
 	return out
 }
 
-func checkEnds(old *registry.Entity, in *Input) error {
+func checkEnds(old *store.Entity, in *Input) error {
 	if in.Source != nil && in.Source.Location != "" && (old.Source == nil || in.Source.Location != old.Source.Location) {
 		return occi.Errorf(occi.Forbidden, "a link's source is immutable")
 	}
@@ -191,7 +192,7 @@ func checkEnds(old *registry.Entity, in *Input) error {
 	return nil
 }
 
-func (e *Engine) providerOf(ent *registry.Entity) (backends.Provider, error) {
+func (e *Engine) providerOf(ent *store.Entity) (backends.Provider, error) {
 	p := e.providers[ent.Provider]
 	if p == nil {
 		return nil, occi.Errorf(occi.Unavailable, "provider %q, which holds %s, is not running", ent.Provider, ent.Location)
@@ -202,7 +203,7 @@ func (e *Engine) providerOf(ent *registry.Entity) (backends.Provider, error) {
 // settle ends an intent whose backend call failed: a definite failure
 // changed nothing and is aborted; an uncertain one (the VIM did not answer)
 // stays for recovery to resolve.
-func (e *Engine) settle(intent *registry.Intent, err error) {
+func (e *Engine) settle(intent *store.Intent, err error) {
 	switch occi.CodeOf(err) {
 	case occi.Unavailable, occi.Internal:
 		e.log.Warn("backend outcome unknown; recovery will resolve it", "op", intent.Op, "location", intent.Entity.Location, "error", err.Error())
@@ -229,7 +230,7 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 	if caps := p.Capabilities(); !caps.ServesAction(inv.Action) {
 		return nil, occi.Errorf(occi.Unimplemented, "provider %q does not implement action %s", ent.Provider, inv.Action)
 	}
-	intent := &registry.Intent{Op: registry.OpAction, Entity: ent, Action: inv.Action, Params: params, Started: time.Now().UTC()}
+	intent := &store.Intent{Op: store.OpAction, Entity: ent, Action: inv.Action, Params: params, Started: time.Now().UTC()}
 	release, err := e.begin(intent)
 	if err != nil {
 		return nil, err
@@ -242,7 +243,7 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 	}
 	next := ent.Clone()
 	merge(next, reported)
-	if err := e.db.Commit([]*registry.Entity{next}, nil, []string{loc}); err != nil {
+	if err := e.db.Commit([]*store.Entity{next}, nil, []string{loc}); err != nil {
 		return nil, err
 	}
 	return e.view(snap, next)
@@ -250,7 +251,7 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 
 // checkAction verifies that the entity offers the action and validates its
 // parameters.
-func checkAction(snap *registry.Snapshot, ent *registry.Entity, inv *occi.ActionInvocation) (map[string]any, error) {
+func checkAction(snap *registry.Snapshot, ent *store.Entity, inv *occi.ActionInvocation) (map[string]any, error) {
 	offered := actionsOf(snap, ent)
 	if !slices.Contains(offered, inv.Action) {
 		return nil, occi.Errorf(occi.NotFound, "action %s is not available on %s (it offers %v)", inv.Action, ent.Location, offered)
@@ -274,11 +275,11 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 	if err != nil {
 		return err
 	}
-	victims := []*registry.Entity{}
+	victims := []*store.Entity{}
 	if !ent.IsLink() {
-		for _, idx := range []registry.Index{registry.BySource, registry.ByTarget} {
-			if err := e.db.Scan(idx, loc, "", 0, func(l *registry.Entity) bool {
-				if !slices.ContainsFunc(victims, func(v *registry.Entity) bool { return v.Location == l.Location }) {
+		for _, idx := range []store.Index{store.BySource, store.ByTarget} {
+			if err := e.db.Scan(idx, loc, "", 0, func(l *store.Entity) bool {
+				if !slices.ContainsFunc(victims, func(v *store.Entity) bool { return v.Location == l.Location }) {
 					victims = append(victims, l)
 				}
 				return true
@@ -288,16 +289,16 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 		}
 	}
 	victims = append(victims, ent) // links first, the resource last
-	intents := make([]*registry.Intent, len(victims))
+	intents := make([]*store.Intent, len(victims))
 	for i, v := range victims {
-		intents[i] = &registry.Intent{Op: registry.OpDelete, Entity: v, Started: time.Now().UTC()}
+		intents[i] = &store.Intent{Op: store.OpDelete, Entity: v, Started: time.Now().UTC()}
 	}
 	release, err := e.begin(intents...)
 	if err != nil {
 		return err
 	}
 	defer release()
-	var gone []*registry.Entity
+	var gone []*store.Entity
 	var done []string
 	var failure error
 	for i, v := range victims {

@@ -9,6 +9,7 @@ import (
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // RecoveryReport says what Recover did.
@@ -43,7 +44,7 @@ func (e *Engine) Recover(ctx context.Context) (*RecoveryReport, error) {
 	return rep, nil
 }
 
-func (e *Engine) resolve(ctx context.Context, snap *registry.Snapshot, in *registry.Intent, rep *RecoveryReport) error {
+func (e *Engine) resolve(ctx context.Context, snap *registry.Snapshot, in *store.Intent, rep *RecoveryReport) error {
 	p, err := e.providerOf(in.Entity)
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func (e *Engine) resolve(ctx context.Context, snap *registry.Snapshot, in *regis
 	loc := in.Entity.Location
 	obj := object(snap, in.Entity)
 	switch in.Op {
-	case registry.OpCreate:
+	case store.OpCreate:
 		reported, err := p.Retrieve(ctx, obj)
 		switch {
 		case errors.Is(err, occi.ErrNotFound):
@@ -62,16 +63,16 @@ func (e *Engine) resolve(ctx context.Context, snap *registry.Snapshot, in *regis
 		}
 		merge(in.Entity, reported)
 		rep.Adopted = append(rep.Adopted, loc)
-		return e.db.Commit([]*registry.Entity{in.Entity}, nil, []string{loc})
-	case registry.OpDelete:
+		return e.db.Commit([]*store.Entity{in.Entity}, nil, []string{loc})
+	case store.OpDelete:
 		if err := p.Delete(ctx, obj); err != nil && !errors.Is(err, occi.ErrNotFound) {
 			return err
 		}
 		rep.Completed = append(rep.Completed, loc)
-		return e.db.Commit(nil, []*registry.Entity{in.Entity}, []string{loc})
-	case registry.OpUpdate, registry.OpAction:
+		return e.db.Commit(nil, []*store.Entity{in.Entity}, []string{loc})
+	case store.OpUpdate, store.OpAction:
 		var reported map[string]any
-		if in.Op == registry.OpUpdate && in.Before != nil {
+		if in.Op == store.OpUpdate && in.Before != nil {
 			// Updates make the VIM match the object: doing it again is
 			// harmless, and settles whether it happened.
 			reported, err = p.Update(ctx, object(snap, in.Before), obj)
@@ -89,7 +90,7 @@ func (e *Engine) resolve(ctx context.Context, snap *registry.Snapshot, in *regis
 		}
 		merge(in.Entity, reported)
 		rep.Completed = append(rep.Completed, loc)
-		return e.db.Commit([]*registry.Entity{in.Entity}, nil, []string{loc})
+		return e.db.Commit([]*store.Entity{in.Entity}, nil, []string{loc})
 	}
 	return occi.Errorf(occi.Internal, "intent of unknown operation %q", in.Op)
 }

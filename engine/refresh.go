@@ -12,6 +12,7 @@ import (
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Refresher is implemented by providers whose VIM changes on its own
@@ -37,8 +38,8 @@ func (e *Engine) Refresh(ctx context.Context, provider string) (*RefreshReport, 
 	if p == nil {
 		return nil, occi.Errorf(occi.NotFound, "no provider %q", provider)
 	}
-	var ents []*registry.Entity
-	if err := e.db.Scan(registry.ByPrefix, "/", "", 0, func(ent *registry.Entity) bool {
+	var ents []*store.Entity
+	if err := e.db.Scan(store.ByPrefix, "/", "", 0, func(ent *store.Entity) bool {
 		if ent.Provider == provider {
 			ents = append(ents, ent)
 		}
@@ -68,8 +69,8 @@ func (e *Engine) Refresh(ctx context.Context, provider string) (*RefreshReport, 
 	return rep, nil
 }
 
-func (e *Engine) refreshOne(ctx context.Context, snap *registry.Snapshot, p backends.Provider, ent *registry.Entity) (changed, lost, busy bool, err error) {
-	release, err := e.begin(&registry.Intent{Op: registry.OpAction, Entity: ent})
+func (e *Engine) refreshOne(ctx context.Context, snap *registry.Snapshot, p backends.Provider, ent *store.Entity) (changed, lost, busy bool, err error) {
+	release, err := e.begin(&store.Intent{Op: store.OpAction, Entity: ent})
 	if err != nil {
 		return false, false, true, nil //nolint:nilerr // a busy entity is checked next time
 	}
@@ -101,7 +102,7 @@ func (e *Engine) refreshOne(ctx context.Context, snap *registry.Snapshot, p back
 	if reflect.DeepEqual(next.Attributes, ent.Attributes) {
 		return false, false, false, nil
 	}
-	if err := e.db.Commit([]*registry.Entity{next}, nil, nil); err != nil {
+	if err := e.db.Commit([]*store.Entity{next}, nil, nil); err != nil {
 		return false, false, false, err
 	}
 	return true, lost, false, nil

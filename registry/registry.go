@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/store"
 )
 
 // Change is one category management request. It is applied whole or not at
@@ -21,11 +22,6 @@ type Change struct {
 	Bind    []occi.Binding  // kind → provider bindings to set
 }
 
-// InUseFunc reports whether entities still use a kind, for the rule that a
-// kind in use cannot be removed. It receives the ids being removed
-// and returns a description of the first one in use ("" when none is).
-type InUseFunc func(ctx context.Context, ids []string) (string, error)
-
 // Options configure a Registry.
 type Options struct {
 	// Providers are the provider names bindings may name.
@@ -33,31 +29,32 @@ type Options struct {
 	// Defaults are the bindings in force for kinds the data file binds to
 	// nothing (the config file's bindings).
 	Defaults map[string]string
-	// InUse, when set, guards the removal of kinds.
-	InUse InUseFunc
 	// Logger receives warnings about the data file; slog.Default if nil.
 	Logger *slog.Logger
 }
 
 // Registry is the category registry.
 type Registry struct {
-	db   *DB
+	db   *store.DB
 	opts Options
 	// stored is the data file's own bindings, without defaults.
 	stored map[string]string
 
-	mu   sync.Mutex // serialises writers
+	// mu orders model changes against the writes that depend on the
+	// model: a change holds it exclusively from validation to publication,
+	// a write that checks entities against the model holds it shared (Read).
+	mu   sync.RWMutex
 	snap atomic.Pointer[Snapshot]
 }
 
 // New loads the registry from db: the built-ins, then the runtime categories
 // and bindings the file holds, validated as when they were registered.
-func New(db *DB, opts Options) (*Registry, error) {
+func New(db *store.DB, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	r := &Registry{db: db, opts: opts}
-	st, err := db.load()
+	cats, bindings, revision, err := db.Categories()
 	if err != nil {
 		return nil, fmt.Errorf("load registry from %s: %w", db.Path(), err)
 	}
@@ -79,12 +76,12 @@ func New(db *DB, opts Options) (*Registry, error) {
 		base.actions[a.ID()], base.builtin[a.ID()] = a, true
 	}
 	var runtime occi.Categories
-	for id, rec := range st.categories {
+	for id, rec := range cats {
 		if err := decodeRecord(rec, &runtime); err != nil {
 			return nil, fmt.Errorf("data file %s: category %q: %w", db.Path(), id, err)
 		}
 	}
-	r.stored = st.bindings
+	r.stored = bindings
 	defaults := opts.Defaults
 	if defaults == nil {
 		defaults = map[string]string{}
@@ -93,14 +90,14 @@ func New(db *DB, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data file %s: stored categories are inconsistent: %w", db.Path(), err)
 	}
-	next.version = 1
+	next.version = revision
 	r.snap.Store(next)
 	return r, nil
 }
 
-func decodeRecord(rec categoryRecord, into *occi.Categories) error {
+func decodeRecord(rec store.CategoryRecord, into *occi.Categories) error {
 	var err error
-	switch rec.Class {
+	switch Class(rec.Class) {
 	case ClassKind:
 		k := new(occi.Kind)
 		if err = json.Unmarshal(rec.Define, k); err == nil {
@@ -128,47 +125,65 @@ func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
 // Providers returns the provider names bindings may name.
 func (r *Registry) Providers() []string { return slices.Clone(r.opts.Providers) }
 
-// Check reports whether a change would be applied, without applying it.
-func (r *Registry) Check(ctx context.Context, ch *Change) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cur := r.snap.Load()
-	if _, err := r.build(cur, ch, nil); err != nil {
-		return err
-	}
-	return r.checkNotInUse(ctx, cur, ch.Remove)
+// Check validates a change against the current state and returns the state
+// it would produce, without applying it.
+func (r *Registry) Check(ch *Change) (*Snapshot, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.build(r.snap.Load(), ch, nil)
 }
 
-// SetInUse installs the check that keeps kinds in use from being removed;
-// the engine, built after the registry, provides it.
-func (r *Registry) SetInUse(f InUseFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.opts.InUse = f
+// Read runs fn with the current model held: no model change is committed
+// until fn returns, so a write that fn commits is checked against the model
+// it commits under.
+func (r *Registry) Read(fn func(*Snapshot) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return fn(r.snap.Load())
 }
 
 // Apply validates a change against the state it would produce, commits it to
 // the data file and publishes it. On any error nothing changes.
 func (r *Registry) Apply(ctx context.Context, ch *Change) error {
+	_, err := r.Change(ctx, ch, nil)
+	return err
+}
+
+// Change applies a change as Apply does; inTx, when set, runs in the same
+// transaction with the state the change produces, and may refuse it (for
+// entities the change would invalidate) or write with it (the entities the
+// change updates). It returns the published state.
+func (r *Registry) Change(ctx context.Context, ch *Change, inTx func(tx *store.Tx, next *Snapshot) error) (*Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return occi.Errorf(occi.Unavailable, "request cancelled: %w", err)
+		return nil, occi.Errorf(occi.Unavailable, "request cancelled: %w", err)
 	}
 	cur := r.snap.Load()
 	next, err := r.build(cur, ch, nil)
 	if err != nil {
-		return err
-	}
-	if err := r.checkNotInUse(ctx, cur, ch.Remove); err != nil {
-		return err
+		return nil, err
 	}
 	c, err := r.diff(ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := r.db.commit(c); err != nil {
-		return err
+	err = r.db.Write(func(tx *store.Tx) error {
+		rev, err := tx.ModelRevision()
+		if err != nil {
+			return err
+		}
+		next.version = rev + 1
+		if err := c.write(tx, next.version); err != nil {
+			return err
+		}
+		if inTx != nil {
+			return inTx(tx, next)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, id := range c.delBindings {
 		delete(r.stored, id)
@@ -177,43 +192,50 @@ func (r *Registry) Apply(ctx context.Context, ch *Change) error {
 		r.stored[id] = p
 	}
 	r.snap.Store(next)
-	return nil
+	return next, nil
 }
 
-// checkNotInUse refuses to remove a kind that entities still have. (A
-// mixin's associations are dropped by the caller before it goes.)
-func (r *Registry) checkNotInUse(ctx context.Context, cur *Snapshot, ids []string) error {
-	if r.opts.InUse == nil {
-		return nil
-	}
-	var guarded []string
-	for _, id := range ids {
-		if c, ok := cur.ClassOf(id); ok && c == ClassKind {
-			guarded = append(guarded, id)
+// commit is the records one change writes.
+type commit struct {
+	putCategories map[string]store.CategoryRecord
+	delCategories []string
+	putBindings   map[string]string
+	delBindings   []string
+}
+
+func (c *commit) write(tx *store.Tx, revision uint64) error {
+	for _, id := range c.delCategories {
+		if err := tx.DeleteCategory(id); err != nil {
+			return err
 		}
 	}
-	if len(guarded) == 0 {
-		return nil
+	for id, rec := range c.putCategories {
+		if err := tx.PutCategory(id, rec); err != nil {
+			return err
+		}
 	}
-	what, err := r.opts.InUse(ctx, guarded)
-	if err != nil {
-		return err
+	for _, id := range c.delBindings {
+		if err := tx.DeleteBinding(id); err != nil {
+			return err
+		}
 	}
-	if what != "" {
-		return occi.Errorf(occi.Conflict, "%s is still in use; remove its entities first", what)
+	for id, p := range c.putBindings {
+		if err := tx.PutBinding(id, p); err != nil {
+			return err
+		}
 	}
-	return nil
+	return tx.SetModelRevision(revision)
 }
 
 // diff turns an applied change into the records to write.
 func (r *Registry) diff(ch *Change) (*commit, error) {
-	c := &commit{putCategories: map[string]categoryRecord{}, putBindings: map[string]string{}}
+	c := &commit{putCategories: map[string]store.CategoryRecord{}, putBindings: map[string]string{}}
 	put := func(id string, class Class, v any) error {
 		raw, err := json.Marshal(v)
 		if err != nil {
 			return occi.Errorf(occi.Internal, "encode %s: %w", id, err)
 		}
-		c.putCategories[id] = categoryRecord{Class: class, Define: raw}
+		c.putCategories[id] = store.CategoryRecord{Class: string(class), Define: raw}
 		return nil
 	}
 	for _, cs := range []*occi.Categories{&ch.Add, &ch.Replace} {
@@ -244,3 +266,13 @@ func (r *Registry) diff(ch *Change) (*commit, error) {
 	}
 	return c, nil
 }
+
+// Class names a category's class, as the text rendering spells it.
+type Class string
+
+// The three classes of category.
+const (
+	ClassKind   Class = "kind"
+	ClassMixin  Class = "mixin"
+	ClassAction Class = "action"
+)

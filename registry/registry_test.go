@@ -12,16 +12,15 @@ import (
 	"sync"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/store"
 )
 
 const userScheme = "http://example.com/occi#"
 
-func openTest(t *testing.T, path string, opts Options) (*Registry, *DB) {
+func openTest(t *testing.T, path string, opts Options) (*Registry, *store.DB) {
 	t.Helper()
-	db, err := OpenDB(path)
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +145,6 @@ func TestApplyRejects(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup *Change // applied first, must succeed
-		inUse string
 		ch    Change
 		code  occi.Code
 		want  string
@@ -216,8 +214,6 @@ func TestApplyRejects(t *testing.T) {
 			Actions: []*occi.Action{{Category: occi.Category{Scheme: userScheme, Term: "go"}}},
 			Mixins:  []*occi.Mixin{{Category: occi.Category{Scheme: userScheme, Term: "m"}, Location: "/m/", Actions: []string{userScheme + "go"}}}}},
 			ch: Change{Remove: []string{userScheme + "go"}}, code: occi.Conflict, want: "mixin http://example.com/occi#m refers to"},
-		{name: "remove kind in use", setup: &Change{Add: occi.Categories{Kinds: []*occi.Kind{resourceKind("a", "/a/")}}}, inUse: "kind a (3 entities)",
-			ch: Change{Remove: []string{userScheme + "a"}}, code: occi.Conflict, want: "kind a (3 entities) is still in use"},
 		{name: "bind unknown provider", ch: Change{Bind: []occi.Binding{{Kind: occi.ComputeKindID, Provider: "aws"}}},
 			code: occi.InvalidArgument, want: `providers[0]: provider "aws" is not configured`},
 		{name: "bind unknown kind", ch: Change{Bind: []occi.Binding{{Kind: userScheme + "nope", Provider: "lab"}}},
@@ -227,16 +223,13 @@ func TestApplyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, db := openTest(t, filepath.Join(t.TempDir(), "ocni.db"), Options{InUse: func(context.Context, []string) (string, error) {
-				return "", nil
-			}})
+			r, db := openTest(t, filepath.Join(t.TempDir(), "ocni.db"), Options{})
 			defer db.Close()
 			if tt.setup != nil {
 				if err := r.Apply(context.Background(), tt.setup); err != nil {
 					t.Fatalf("setup: %v", err)
 				}
 			}
-			r.opts.InUse = func(context.Context, []string) (string, error) { return tt.inUse, nil }
 			before := r.Snapshot()
 			stored := dump(t, db)
 			err := r.Apply(context.Background(), &tt.ch)
@@ -253,23 +246,11 @@ func TestApplyRejects(t *testing.T) {
 	}
 }
 
-// dump renders the data file's registry buckets, to compare before/after.
-func dump(t *testing.T, db *DB) string {
+// dump renders the data file, to compare before/after.
+func dump(t *testing.T, db *store.DB) string {
 	t.Helper()
 	var b strings.Builder
-	err := db.Bolt().View(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			fmt.Fprintf(&b, "[%s]", name)
-			if err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				fmt.Fprintf(&b, "%s=%s;", k, v)
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := db.Dump(&b); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -417,36 +398,15 @@ func TestCancelledApplyChangesNothing(t *testing.T) {
 	}
 }
 
-func TestOpenDB(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sub", "dir", "ocni.db")
-	db, err := OpenDB(path)
-	if err != nil {
-		t.Fatalf("OpenDB creating directories: %v", err)
-	}
-	if _, err := OpenDB(path); err == nil || !strings.Contains(err.Error(), "locked by another process") {
-		t.Errorf("second OpenDB = %v, want a lock error", err)
-	}
-	if err := db.Bolt().Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("99"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
-	if _, err := OpenDB(path); err == nil || !strings.Contains(err.Error(), "newer ocni") {
-		t.Errorf("OpenDB of a newer layout = %v", err)
-	}
-}
-
 func TestDamagedRecordFailsLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ocni.db")
-	db, err := OpenDB(path)
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Bolt().Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCategories).Put([]byte(userScheme+"m"), []byte(`{"class":"mixin","define":{"scheme":"`+userScheme+`","term":"m","location":"bad"}}`))
+	if err := db.Write(func(tx *store.Tx) error {
+		return tx.PutCategory(userScheme+"m", store.CategoryRecord{Class: "mixin", Define: json.RawMessage(`{"scheme":"`+userScheme+`","term":"m","location":"bad"}`)})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +416,7 @@ func TestDamagedRecordFailsLoad(t *testing.T) {
 }
 
 func BenchmarkKindLookup(b *testing.B) {
-	db, err := OpenDB(filepath.Join(b.TempDir(), "ocni.db"))
+	db, err := store.Open(filepath.Join(b.TempDir(), "ocni.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -478,7 +438,7 @@ func BenchmarkKindLookup(b *testing.B) {
 }
 
 func BenchmarkApplyMixin(b *testing.B) {
-	db, err := OpenDB(filepath.Join(b.TempDir(), "ocni.db"))
+	db, err := store.Open(filepath.Join(b.TempDir(), "ocni.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

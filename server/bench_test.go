@@ -11,6 +11,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // Benchmarks of the entity paths, in process through Server.ServeHTTP:
@@ -36,16 +37,16 @@ const preloadChunk = 5000
 // these computes, so they serve for listing (which reads only the store)
 // but not for anything that asks the provider about them. Ids are
 // random-looking UUIDs, as the engine makes, from a fixed seed.
-func preload(tb testing.TB, db *registry.DB, n int) time.Duration {
+func preload(tb testing.TB, db *store.DB, n int) time.Duration {
 	tb.Helper()
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(1, uint64(n)))
-	chunk := make([]*registry.Entity, 0, preloadChunk)
+	chunk := make([]*store.Entity, 0, preloadChunk)
 	for i := range n {
 		hi, lo := rng.Uint64(), rng.Uint64()
 		id := fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x",
 			hi>>32, hi>>16&0xffff, hi&0xfff, lo>>48&0x3fff|0x8000, lo&0xffffffffffff)
-		chunk = append(chunk, &registry.Entity{
+		chunk = append(chunk, &store.Entity{
 			Location: "/compute/" + id,
 			ID:       id,
 			Kind:     occi.ComputeKindID,

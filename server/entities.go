@@ -10,6 +10,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 	"github.com/ocni/ocni/renderers"
 )
 
@@ -46,14 +47,14 @@ func (s *Server) kindCollection(r *request, snap *registry.Snapshot, kindID stri
 	kind, _ := snap.Kind(kindID)
 	switch r.Request().Method {
 	case http.MethodGet, http.MethodHead:
-		return s.list(r, &engine.Query{Index: registry.ByKind, Value: kindID})
+		return s.list(r, &engine.Query{Index: store.ByKind, Value: kindID})
 	case http.MethodPost:
 		if r.QueryParams().Has("action") {
-			return s.actOnAll(r, snap, &engine.Query{Index: registry.ByKind, Value: kindID}, append([]string{kindID}, kindAncestors(snap, kindID)...))
+			return s.actOnAll(r, snap, &engine.Query{Index: store.ByKind, Value: kindID}, append([]string{kindID}, kindAncestors(snap, kindID)...))
 		}
 		return s.create(r, engine.Placement{Collection: kind.Location})
 	case http.MethodDelete:
-		return s.deleteAll(r, &engine.Query{Index: registry.ByKind, Value: kindID})
+		return s.deleteAll(r, &engine.Query{Index: store.ByKind, Value: kindID})
 	}
 	_ = ctx
 	return nil, methodNotAllowed(r, "a kind's collection ("+kind.Location+")")
@@ -63,7 +64,7 @@ func (s *Server) kindCollection(r *request, snap *registry.Snapshot, kindID stri
 func (s *Server) mixinCollection(r *request, snap *registry.Snapshot, mixinID string) (*reply, error) {
 	ctx := r.Request().Context()
 	mixin, _ := snap.Mixin(mixinID)
-	q := &engine.Query{Index: registry.ByMixin, Value: mixinID}
+	q := &engine.Query{Index: store.ByMixin, Value: mixinID}
 	switch r.Request().Method {
 	case http.MethodGet, http.MethodHead:
 		return s.list(r, q)
@@ -112,7 +113,7 @@ func (s *Server) mixinCollection(r *request, snap *registry.Snapshot, mixinID st
 // pathPrefix serves an unbound path: what is below it (pyOCNI's path
 // management).
 func (s *Server) pathPrefix(r *request, prefix string) (*reply, error) {
-	q := &engine.Query{Index: registry.ByPrefix, Value: prefix}
+	q := &engine.Query{Index: store.ByPrefix, Value: prefix}
 	switch r.Request().Method {
 	case http.MethodGet, http.MethodHead:
 		if err := s.filters(r, q); err != nil {
@@ -221,7 +222,7 @@ func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 // none, with a Link to the next page when this one is full. The link is a
 // cursor (?after=<last location>), so that walking a collection costs the
 // same on every page.
-func (s *Server) page(r *request, q *engine.Query) ([]*registry.Entity, http.Header, error) {
+func (s *Server) page(r *request, q *engine.Query) ([]*store.Entity, http.Header, error) {
 	if q.Number == 0 {
 		q.Number = s.engine.MaxPage()
 	}
@@ -354,7 +355,7 @@ func (s *Server) create(r *request, at engine.Placement) (*reply, error) {
 	if len(inputs) == 1 {
 		return s.created(r, inputs[0], at)
 	}
-	var made []*registry.Entity
+	var made []*store.Entity
 	for i, in := range inputs {
 		v, err := s.engine.Create(r.Request().Context(), in, at)
 		if err != nil {
@@ -374,7 +375,7 @@ func (s *Server) created(r *request, in *engine.Input, at engine.Placement) (*re
 	h := http.Header{"Location": {s.absolute(r, v.Location)}}
 	// A client that reads listings only (text/uri-list) gets the location.
 	if codec, _ := r.Get(keyCodec).(renderers.Codec); renderers.ListsOnly(codec) {
-		return &reply{status: http.StatusCreated, body: s.locations(r, []*registry.Entity{v.Entity}), header: h}, nil
+		return &reply{status: http.StatusCreated, body: s.locations(r, []*store.Entity{v.Entity}), header: h}, nil
 	}
 	return &reply{status: http.StatusCreated, body: s.render(v), header: h}, nil
 }
@@ -525,7 +526,7 @@ func (s *Server) absolute(r *request, loc string) string {
 	return r.Scheme() + "://" + r.Request().Host + loc
 }
 
-func (s *Server) locations(r *request, ents []*registry.Entity) renderers.Locations {
+func (s *Server) locations(r *request, ents []*store.Entity) renderers.Locations {
 	out := make(renderers.Locations, len(ents))
 	for i, e := range ents {
 		out[i] = s.absolute(r, e.Location)

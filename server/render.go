@@ -4,6 +4,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // render turns an engine view into the model message a codec encodes.
@@ -14,7 +15,7 @@ func (s *Server) render(v *engine.View) any {
 	return resourceOf(v)
 }
 
-func entityOf(e *registry.Entity, actions []string) occi.Entity {
+func entityOf(e *store.Entity, actions []string) occi.Entity {
 	title, _ := e.Attributes[occi.AttrTitle].(string)
 	return occi.Entity{
 		Kind:       e.Kind,
@@ -36,7 +37,7 @@ func resourceOf(v *engine.View) *occi.Resource {
 	return r
 }
 
-func linkOf(e *registry.Entity, actions []string) *occi.Link {
+func linkOf(e *store.Entity, actions []string) *occi.Link {
 	l := &occi.Link{Entity: entityOf(e, actions)}
 	if e.Source != nil {
 		l.Source = *e.Source

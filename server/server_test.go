@@ -20,6 +20,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -30,7 +31,7 @@ type fixture struct {
 	srv             *Server
 	reg             *registry.Registry
 	eng             *engine.Engine
-	db              *registry.DB
+	db              *store.DB
 	providers       map[string]backends.Provider
 	providerOptions map[string]any
 	path            string
@@ -61,7 +62,7 @@ func newFixtureWith(t testing.TB, opts fixtureOptions) *fixture {
 // the process would.
 func (f *fixture) open() {
 	f.t.Helper()
-	db, err := registry.OpenDB(f.path)
+	db, err := store.Open(f.path)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -512,7 +513,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func BenchmarkQueryInterface(b *testing.B) {
-	db, err := registry.OpenDB(filepath.Join(b.TempDir(), "ocni.db"))
+	db, err := store.Open(filepath.Join(b.TempDir(), "ocni.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

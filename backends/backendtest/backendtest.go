@@ -199,6 +199,13 @@ func (s *suite) requireKind(k *kindSpec) {
 	}
 }
 
+// Instance is the instance id the suite's objects carry; OtherInstance is
+// another ocni's, whose List must not see them.
+const (
+	Instance      = "6f1c5a52-backendtest-instance"
+	OtherInstance = "0b9d7e3a-backendtest-other-instance"
+)
+
 // NewID returns a fresh random id shaped like a UUID.
 func NewID() string {
 	b := make([]byte, 16)
@@ -223,6 +230,7 @@ func DefaultObject(kindID, id string) *backends.Object {
 	}
 	o := &backends.Object{
 		ID:       id,
+		Instance: Instance,
 		Location: "/" + k.term + "/" + id,
 		Kind:     k.id,
 		Attributes: map[string]any{
@@ -262,6 +270,9 @@ func (s *suite) object(k *kindSpec) *backends.Object {
 	id := NewID()
 	if s.h.Object != nil {
 		if o := s.h.Object(k.id, id); o != nil {
+			if o.Instance == "" {
+				o.Instance = Instance
+			}
 			return o
 		}
 	}
@@ -342,12 +353,20 @@ func (s *suite) retrieve(ctx context.Context, k *kindSpec, o *backends.Object) s
 	return s.checkState("Retrieve", k, o, v)
 }
 
-// listed reports whether List has the id.
+// listed reports whether List has the id among the suite's objects, and
+// checks that another instance's List does not.
 func (s *suite) listed(ctx context.Context, id string) bool {
 	s.t.Helper()
-	ids, err := s.p.List(ctx)
+	ids, err := s.p.List(ctx, Instance)
 	if err != nil {
 		s.t.Fatalf("List: %v", err)
+	}
+	others, err := s.p.List(ctx, OtherInstance)
+	if err != nil {
+		s.t.Fatalf("List of another instance: %v", err)
+	}
+	if slices.Contains(others, id) {
+		s.t.Errorf("List of another instance (%s) has %s, made for instance %s", OtherInstance, id, Instance)
 	}
 	return slices.Contains(ids, id)
 }
@@ -647,7 +666,7 @@ func testConcurrency(t *testing.T, h Harness) {
 		})
 	}
 	wg.Wait()
-	ids, err := s.p.List(ctx)
+	ids, err := s.p.List(ctx, Instance)
 	if err != nil {
 		t.Fatalf("List after the concurrent calls: %v", err)
 	}

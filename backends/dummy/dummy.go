@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocni/ocni/backends"
@@ -167,8 +168,7 @@ type entry struct {
 type Provider struct {
 	name      string
 	latency   time.Duration
-	fail      map[string]bool
-	failAfter map[string]bool
+	failures  atomic.Pointer[failures]
 	exitAfter map[string]bool
 	stateFile string
 	images    []string
@@ -195,13 +195,10 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 	if p.latency < 0 {
 		return nil, fmt.Errorf("option latency: %s is negative", p.latency)
 	}
+	if err := p.SetFailures(opts.Strings("fail"), opts.Strings("fail_after")); err != nil {
+		return nil, err
+	}
 	var err error
-	if p.fail, err = operationSet("fail", opts.Strings("fail")); err != nil {
-		return nil, err
-	}
-	if p.failAfter, err = operationSet("fail_after", opts.Strings("fail_after")); err != nil {
-		return nil, err
-	}
 	if p.exitAfter, err = operationSet("exit_after", opts.Strings("exit_after")); err != nil {
 		return nil, err
 	}
@@ -251,6 +248,26 @@ func (p *Provider) Capabilities() backends.Capabilities {
 	return backends.Capabilities{Kinds: slices.Clone(p.caps.Kinds), Actions: slices.Clone(p.caps.Actions), Volatile: p.stateFile == ""}
 }
 
+// failures are the operations that fail before (fail) or after (failAfter)
+// changing the simulated VIM.
+type failures struct{ fail, failAfter map[string]bool }
+
+// SetFailures changes, while the provider runs, which operations fail
+// before changing anything and which fail after the change (as the fail and
+// fail_after options do): a VIM that breaks down and comes back.
+func (p *Provider) SetFailures(fail, failAfter []string) error {
+	f := &failures{}
+	var err error
+	if f.fail, err = operationSet("fail", fail); err != nil {
+		return err
+	}
+	if f.failAfter, err = operationSet("fail_after", failAfter); err != nil {
+		return err
+	}
+	p.failures.Store(f)
+	return nil
+}
+
 // begin is the start of every call: it gives up at once on a done context,
 // waits the configured latency, and simulates a failure when asked to.
 func (p *Provider) begin(ctx context.Context, op string) error {
@@ -266,7 +283,7 @@ func (p *Provider) begin(ctx context.Context, op string) error {
 		case <-timer.C:
 		}
 	}
-	if p.fail[op] {
+	if p.failures.Load().fail[op] {
 		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure", p.name, op)
 	}
 	return nil
@@ -293,7 +310,7 @@ func (p *Provider) done(op string) error {
 	if p.exitAfter[op] {
 		os.Exit(ExitCode)
 	}
-	if p.failAfter[op] {
+	if p.failures.Load().failAfter[op] {
 		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure after the change", p.name, op)
 	}
 	return nil
@@ -527,8 +544,9 @@ func actionTerm(id string) string {
 
 func term(kindID string) string { return actionTerm(kindID) }
 
-// List implements backends.Provider: the ids of every object, sorted.
-func (p *Provider) List(ctx context.Context) ([]string, error) {
+// List implements backends.Provider: the ids of the instance's objects,
+// sorted.
+func (p *Provider) List(ctx context.Context, instance string) ([]string, error) {
 	if err := p.begin(ctx, opList); err != nil {
 		return nil, err
 	}
@@ -537,8 +555,10 @@ func (p *Provider) List(ctx context.Context) ([]string, error) {
 	}
 	defer p.mu.Unlock()
 	ids := make([]string, 0, len(p.objects))
-	for id := range p.objects {
-		ids = append(ids, id)
+	for id, e := range p.objects {
+		if e.obj.Instance == instance {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	if err := p.done(opList); err != nil {
@@ -596,6 +616,7 @@ type stateDoc struct {
 // record is an entry as saved in the state file.
 type record struct {
 	ID         string         `json:"id"`
+	Instance   string         `json:"instance,omitempty"`
 	Location   string         `json:"location,omitempty"`
 	Kind       string         `json:"kind"`
 	Ancestors  []string       `json:"ancestors,omitempty"`
@@ -632,7 +653,7 @@ func (p *Provider) load() error {
 			return fmt.Errorf("state file %s is corrupt: object %q does not match its key", p.stateFile, id)
 		}
 		o := &backends.Object{
-			ID: r.ID, Location: r.Location, Kind: r.Kind, Ancestors: r.Ancestors, Mixins: r.Mixins,
+			ID: r.ID, Instance: r.Instance, Location: r.Location, Kind: r.Kind, Ancestors: r.Ancestors, Mixins: r.Mixins,
 			Attributes: r.Attributes, Source: r.Source, SourceKind: r.SourceKind, Target: r.Target, TargetKind: r.TargetKind,
 		}
 		if o.Attributes == nil {
@@ -651,7 +672,7 @@ func (p *Provider) save() error {
 	for id, e := range p.objects {
 		o := e.obj
 		doc.Objects[id] = &record{
-			ID: o.ID, Location: o.Location, Kind: o.Kind, Ancestors: o.Ancestors, Mixins: o.Mixins,
+			ID: o.ID, Instance: o.Instance, Location: o.Location, Kind: o.Kind, Ancestors: o.Ancestors, Mixins: o.Mixins,
 			Attributes: o.Attributes, Source: o.Source, SourceKind: o.SourceKind, Target: o.Target, TargetKind: o.TargetKind,
 			Saved: e.saved,
 		}

@@ -57,7 +57,7 @@ func computeObject() *backends.Object {
 
 func mustList(t *testing.T, p backends.Provider) []string {
 	t.Helper()
-	ids, err := p.List(context.Background())
+	ids, err := p.List(context.Background(), backendtest.Instance)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
@@ -306,7 +306,7 @@ func TestCancelledDoesNothing(t *testing.T) {
 	if err := p.Delete(ctx, o); !errors.Is(err, occi.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("Delete with a cancelled context = %v, want Unavailable wrapping context.Canceled", err)
 	}
-	if _, err := p.List(ctx); !errors.Is(err, occi.ErrUnavailable) {
+	if _, err := p.List(ctx, ""); !errors.Is(err, occi.ErrUnavailable) {
 		t.Errorf("List with a cancelled context = %v, want Unavailable", err)
 	}
 	if !slices.Contains(mustList(t, p), o.ID) {
@@ -383,7 +383,7 @@ func TestClose(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := p.List(context.Background()); !errors.Is(err, occi.ErrUnavailable) {
+	if _, err := p.List(context.Background(), ""); !errors.Is(err, occi.ErrUnavailable) {
 		t.Errorf("List after Close = %v, want Unavailable", err)
 	}
 }

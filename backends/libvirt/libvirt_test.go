@@ -30,6 +30,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // The tally of the tests that used libvirtd, printed by TestMain so that
@@ -978,9 +979,9 @@ func TestRecovery(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ocni.db")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func() (*registry.DB, *engine.Engine) {
+	start := func() (*store.DB, *engine.Engine) {
 		t.Helper()
-		db, err := registry.OpenDB(path)
+		db, err := store.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1032,13 +1033,13 @@ func TestRecovery(t *testing.T) {
 
 	// A crash between libvirt and the commit: the intent is written, the
 	// domain made, and the process dies before committing.
-	lost := &registry.Entity{Location: "/compute/lost", ID: "lost", Kind: occi.ComputeKindID, Provider: "lab",
+	lost := &store.Entity{Location: "/compute/lost", ID: "lost", Kind: occi.ComputeKindID, Provider: "lab",
 		Attributes: map[string]any{occi.AttrID: "lost", attrCores: 1.0, attrMemory: 0.5, attrComputeState: "inactive"}}
-	never := &registry.Entity{Location: "/compute/never", ID: "never", Kind: occi.ComputeKindID, Provider: "lab",
+	never := &store.Entity{Location: "/compute/never", ID: "never", Kind: occi.ComputeKindID, Provider: "lab",
 		Attributes: map[string]any{occi.AttrID: "never", attrCores: 1.0, attrMemory: 0.5, attrComputeState: "inactive"}}
 	if err := db.BeginIntent(
-		&registry.Intent{Op: registry.OpCreate, Entity: lost, Started: time.Now()},
-		&registry.Intent{Op: registry.OpCreate, Entity: never, Started: time.Now()},
+		&store.Intent{Op: store.OpCreate, Entity: lost, Started: time.Now()},
+		&store.Intent{Op: store.OpCreate, Entity: never, Started: time.Now()},
 	); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // The images of the hosts of these tests.
@@ -525,7 +526,7 @@ func TestTemplatesThroughTheEngine(t *testing.T) {
 	p := imageProvider(t, "images")
 	ctx := t.Context()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := registry.OpenDB(filepath.Join(t.TempDir(), "ocni.db"))
+	db, err := store.Open(filepath.Join(t.TempDir(), "ocni.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 )
 
 // LargeReport is what a big store costs.
@@ -33,16 +34,16 @@ type LargeReport struct {
 func measureLarge(o *options, path string) (*LargeReport, error) {
 	rep := &LargeReport{Entities: o.large}
 	t0 := time.Now()
-	db, err := registry.OpenDB(path)
+	db, err := store.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	const chunk = 10000
 	for start := 0; start < o.large; start += chunk {
-		batch := make([]*registry.Entity, 0, chunk)
+		batch := make([]*store.Entity, 0, chunk)
 		for i := start; i < min(start+chunk, o.large); i++ {
 			id := fmt.Sprintf("big-%08d", i)
-			batch = append(batch, &registry.Entity{
+			batch = append(batch, &store.Entity{
 				Location: "/compute/" + id, ID: id, Kind: occi.ComputeKindID, Provider: "dummy",
 				Attributes: map[string]any{occi.AttrID: id, "occi.compute.state": "active", "occi.compute.cores": 2.0, "occi.compute.memory": 4.0},
 			})

@@ -25,6 +25,7 @@ import (
 	_ "github.com/ocni/ocni/backends/libvirt" // the libvirt driver
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
 	"github.com/ocni/ocni/server"
 )
 
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	level, _ := parseLevel(cfg.LogLevel)
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	db, err := registry.OpenDB(cfg.Data)
+	db, err := store.Open(cfg.Data)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"errors"
@@ -25,11 +25,16 @@ type writeCall struct {
 // fails, the group runs again without it), so it must be idempotent.
 func (db *DB) write(fn func(*bolt.Tx) error) error {
 	c := writeCall{fn: fn, done: make(chan error, 1)}
-	select {
-	case db.queue <- c:
-	case <-db.closed:
+	// Queued under the read side of closing: Close takes the write side
+	// before it drains the queue, so every queued write is either
+	// committed or failed, never left waiting.
+	db.closing.RLock()
+	if db.isClosed {
+		db.closing.RUnlock()
 		return errClosed
 	}
+	db.queue <- c
+	db.closing.RUnlock()
 	return <-c.done
 }
 
