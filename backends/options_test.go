@@ -60,8 +60,8 @@ func (nopProvider) Delete(context.Context, *Object) error { return nil }
 func (nopProvider) Action(context.Context, *Object, string, map[string]any) (map[string]any, error) {
 	return nil, nil
 }
-func (nopProvider) List(context.Context) ([]string, error) { return nil, nil }
-func (nopProvider) Close() error                           { return nil }
+func (nopProvider) List(context.Context, string) ([]string, error) { return nil, nil }
+func (nopProvider) Close() error                                   { return nil }
 
 func openOptions(t *testing.T, raw map[string]any) (Options, error) {
 	t.Helper()

@@ -101,7 +101,54 @@ type prepared struct {
 
 // Create creates a resource with its inline links, or a standalone link.
 func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, error) {
+	views, err := e.CreateAll(ctx, []*Input{in}, at)
+	if err != nil {
+		return nil, err
+	}
+	return views[0], nil
+}
+
+// CreateAll creates entities (each resource with its inline links) all or
+// none: when one cannot be made, those made before it are undone.
+func (e *Engine) CreateAll(ctx context.Context, ins []*Input, at Placement) ([]*View, error) {
+	if len(ins) == 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "the body holds no entity to create")
+	}
 	snap := e.reg.Snapshot()
+	var all, mains []*prepared
+	for i, in := range ins {
+		group, err := e.prepareWithLinks(snap, in, at)
+		if err != nil {
+			if len(ins) > 1 {
+				return nil, occi.Prefix("entity "+strconv.Itoa(i), err)
+			}
+			return nil, err
+		}
+		mains = append(mains, group[0])
+		all = append(all, group...)
+	}
+	if err := distinct(all); err != nil {
+		return nil, err
+	}
+	o, err := e.lockFor(ctx, createKeys(all), "create of "+mains[0].ent.Location)
+	if err != nil {
+		return nil, err
+	}
+	defer o.finish()
+	if err := e.createLocked(ctx, snap, o, all); err != nil {
+		return nil, err
+	}
+	views := make([]*View, len(mains))
+	for i, m := range mains {
+		if views[i], err = e.Get(ctx, m.ent.Location); err != nil {
+			return nil, err
+		}
+	}
+	return views, nil
+}
+
+// prepareWithLinks validates a resource (or link) and its inline links.
+func (e *Engine) prepareWithLinks(snap *registry.Snapshot, in *Input, at Placement) ([]*prepared, error) {
 	main, err := e.prepare(snap, in, at, nil)
 	if err != nil {
 		return nil, err
@@ -117,10 +164,134 @@ func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, er
 		}
 		all = append(all, l)
 	}
-	if err := e.createAll(ctx, snap, all); err != nil {
-		return nil, err
+	return all, nil
+}
+
+// distinct refuses a batch that names one location or id twice.
+func distinct(all []*prepared) error {
+	seen := map[string]bool{}
+	for _, p := range all {
+		for _, k := range []string{p.ent.Location, idKey(p.ent.ID)} {
+			if seen[k] {
+				return occi.Errorf(occi.InvalidArgument, "%s (id %q) is given twice in one request", p.ent.Location, p.ent.ID)
+			}
+			seen[k] = true
+		}
 	}
-	return e.Get(ctx, main.ent.Location)
+	return nil
+}
+
+// createKeys are the locks a create takes: its locations and ids, and its
+// links' ends, shared.
+func createKeys(all []*prepared) []lockKey {
+	var keys []lockKey
+	for _, p := range all {
+		keys = append(keys, lockKey{key: p.ent.Location, exclusive: true}, lockKey{key: idKey(p.ent.ID), exclusive: true})
+		keys = append(keys, endKeys(p.ent)...)
+	}
+	return keys
+}
+
+// endKeys are a link's local ends, locked shared: they cannot be deleted
+// while the link is being made.
+func endKeys(ent *store.Entity) []lockKey {
+	var keys []lockKey
+	if ent.Source != nil && !isRemote(ent.Source.Location) {
+		keys = append(keys, lockKey{key: ent.Source.Location})
+	}
+	if ent.Target != nil && !isRemote(ent.Target.Location) {
+		keys = append(keys, lockKey{key: ent.Target.Location})
+	}
+	return keys
+}
+
+// createLocked creates prepared entities; the caller holds their locks.
+func (e *Engine) createLocked(ctx context.Context, snap *registry.Snapshot, o *op, all []*prepared) error {
+	if err := e.checkEnds(all); err != nil {
+		return err
+	}
+	intents := make([]*store.Intent, len(all))
+	for i, p := range all {
+		intents[i] = &store.Intent{Op: store.OpCreate, Entity: p.ent}
+	}
+	if err := o.begin(intents...); err != nil {
+		return err
+	}
+	// An old object of the same id that recovery could not remove yet goes
+	// first: a leftover never blocks making the id again.
+	for _, p := range all {
+		if !e.clearLeftover(ctx, p.ent.Provider, p.ent.ID) {
+			o.abort(intents...)
+			return occi.Errorf(occi.Unavailable, "provider %s: an old object of id %s is still on the VIM and cannot be removed yet; retry later", p.ent.Provider, p.ent.ID)
+		}
+	}
+	var made []*prepared
+	for _, p := range all {
+		reported, err := p.provider.Create(ctx, e.object(snap, p.ent))
+		if err != nil {
+			e.undoCreates(snap, o, made, intents, err)
+			return occi.Prefix("provider "+p.ent.Provider+": create "+p.ent.Location, err)
+		}
+		merge(p.ent, reported)
+		made = append(made, p)
+	}
+	c := &change{created: map[string]bool{}, model: snap.Version()}
+	for _, p := range all {
+		c.put = append(c.put, p.ent)
+		c.created[p.ent.Location] = true
+		c.done = append(c.done, p.ent.Location)
+	}
+	if err := e.commit(c); err != nil {
+		if occi.CodeOf(err) == occi.Unavailable {
+			// The data file failed: the VIM has the objects and the
+			// intents say so; the reconciler adopts them.
+			for _, in := range intents {
+				e.pending(in, err)
+			}
+			return err
+		}
+		// What was checked at the start no longer holds (a kind removed,
+		// a link's end deleted): undo, as for a failed create.
+		e.undoCreates(snap, o, made, intents, occi.Errorf(occi.FailedPrecondition, "%s", err.Error()))
+		return err
+	}
+	return nil
+}
+
+// checkEnds verifies, under the locks, that the ends of the links being
+// made (other than the resources made with them) exist and are resources.
+func (e *Engine) checkEnds(all []*prepared) error {
+	making := map[string]bool{}
+	for _, p := range all {
+		making[p.ent.Location] = true
+	}
+	return e.db.View(func(tx *store.Tx) error {
+		for _, p := range all {
+			if !p.ent.IsLink() {
+				continue
+			}
+			for _, end := range []struct{ role, loc string }{{"source", p.ent.Source.Location}, {"target", p.ent.Target.Location}} {
+				if making[end.loc] || isRemote(end.loc) {
+					continue
+				}
+				res, err := tx.Entity(end.loc)
+				if err != nil {
+					return occi.Errorf(occi.InvalidArgument, "link %s %s does not exist", end.role, end.loc)
+				}
+				if res.IsLink() {
+					return occi.Errorf(occi.InvalidArgument, "link %s %s is a link, not a resource", end.role, end.loc)
+				}
+				// An end whose VIM call is pending (its delete, maybe)
+				// takes no new link until the reconciler settles it.
+				if in, err := tx.Intent(end.loc); err != nil {
+					return err
+				} else if in != nil {
+					return occi.Errorf(occi.Conflict, "link %s %s: a %s; retry when it is done", end.role, end.loc, in.Describe())
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // prepare validates an input and builds the entity to create. parent is the
@@ -251,59 +422,24 @@ func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity)
 	return nil
 }
 
-// createAll creates entities in order on their providers, bracketed by
-// intents, and commits them together; on failure it undoes what was made.
-func (e *Engine) createAll(ctx context.Context, snap *registry.Snapshot, all []*prepared) error {
-	intents := make([]*store.Intent, len(all))
-	for i, p := range all {
-		intents[i] = &store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now().UTC()}
-	}
-	release, err := e.begin(intents...)
-	if err != nil {
-		return err
-	}
-	defer release()
-	var made []*prepared
-	for _, p := range all {
-		reported, err := p.provider.Create(ctx, object(snap, p.ent))
-		if err != nil {
-			e.undoCreates(snap, made, intents, err)
-			return occi.Prefix("provider "+p.ent.Provider+": create "+p.ent.Location, err)
-		}
-		merge(p.ent, reported)
-		made = append(made, p)
-	}
-	put := make([]*store.Entity, len(all))
-	done := make([]string, len(all))
-	for i, p := range all {
-		put[i], done[i] = p.ent, p.ent.Location
-	}
-	if err := e.db.Commit(put, nil, done); err != nil {
-		// The VIM has the objects and the intents say so: the next
-		// start adopts them.
-		return err
-	}
-	return nil
-}
-
 // undoCreates deletes what a failed create made before it failed. What
 // cannot be undone keeps its intent, for recovery to resolve; the rest is
 // aborted. The failed call itself may have created its object (an answer
 // lost on the way): when it says Unavailable, recovery asks the VIM.
-func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents []*store.Intent, cause error) {
+func (e *Engine) undoCreates(snap *registry.Snapshot, o *op, made []*prepared, intents []*store.Intent, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	undone := map[string]bool{}
 	for i := len(made) - 1; i >= 0; i-- {
 		p := made[i]
-		if err := p.provider.Delete(ctx, object(snap, p.ent)); err != nil && !errors.Is(err, occi.ErrNotFound) {
+		if err := p.provider.Delete(ctx, e.object(snap, p.ent)); err != nil && !errors.Is(err, occi.ErrNotFound) {
 			e.log.Warn("cannot undo a create; recovery will", "location", p.ent.Location, "error", err.Error())
 			continue
 		}
 		undone[p.ent.Location] = true
 	}
-	uncertain := occi.CodeOf(cause) == occi.Unavailable || occi.CodeOf(cause) == occi.Internal
-	var abort []*store.Intent
+	unsure := uncertain(cause)
+	var abort, left []*store.Intent
 	for _, in := range intents {
 		loc := in.Entity.Location
 		wasMade := false
@@ -312,11 +448,16 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, made []*prepared, intents 
 		}
 		// Abort what was undone, and what was never made: the failed call
 		// itself only when it certainly made nothing, or the VIM says so.
-		if undone[loc] || (!wasMade && (!uncertain || !e.mayExist(ctx, in))) {
+		if undone[loc] || (!wasMade && (!unsure || !e.mayExist(ctx, in))) {
 			abort = append(abort, in)
+		} else {
+			left = append(left, in)
 		}
 	}
-	e.abort(abort...)
+	o.abort(abort...)
+	for _, in := range left {
+		e.pending(in, cause)
+	}
 }
 
 // mayExist asks the provider whether an object whose create failed with an
@@ -328,7 +469,7 @@ func (e *Engine) mayExist(ctx context.Context, in *store.Intent) bool {
 		return true
 	}
 	snap := e.reg.Snapshot()
-	obj := object(snap, in.Entity)
+	obj := e.object(snap, in.Entity)
 	if _, err := p.Retrieve(ctx, obj); errors.Is(err, occi.ErrNotFound) {
 		return false
 	} else if err != nil {
@@ -338,4 +479,20 @@ func (e *Engine) mayExist(ctx context.Context, in *store.Intent) bool {
 		return true
 	}
 	return false
+}
+
+// Put creates an entity at a path the client chose, or replaces the entity
+// there; created says which.
+func (e *Engine) Put(ctx context.Context, loc string, in *Input) (v *View, created bool, err error) {
+	if _, err := e.db.Entity(loc); err == nil {
+		v, err := e.Replace(ctx, loc, in)
+		if occi.CodeOf(err) != occi.NotFound {
+			return v, false, err
+		}
+		// Deleted meanwhile: it is created again below.
+	} else if occi.CodeOf(err) != occi.NotFound {
+		return nil, false, err
+	}
+	v, err = e.Create(ctx, in, Placement{Path: loc})
+	return v, err == nil, err
 }

@@ -3,20 +3,27 @@
 // bound to, and commits the outcome to the store. It is the only code that
 // calls both a backend and the store.
 //
-// Every call that changes a VIM is bracketed by an intent, written and
-// fsync'd before the call and removed in the transaction that commits its
-// result, so that a crash in between is resolved at the next start (Recover)
-// by asking the backend what happened: nothing is half-written and nothing
-// created on a VIM is leaked.
+// Each request is one consistent step: it takes in-memory locks on what it
+// changes (and shared ones on what it relies on), validates, calls the VIM,
+// and commits in one transaction that checks again, against the state it
+// commits to, the entity revisions, the model and the links' ends. Any
+// interleaving of requests therefore ends in a state some serial order of
+// them would produce, and a rejected request changes nothing.
+//
+// Every call that changes a durable VIM is bracketed by an intent, written
+// and fsync'd before the call and removed in the transaction that commits its
+// result. An intent whose call failed without a definite answer stays, and
+// the reconciler resolves it in the background with backoff (and at start,
+// after a crash) by asking the backend what happened: nothing is
+// half-written and nothing created on a VIM is leaked.
 package engine
 
 import (
-	"context"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
@@ -31,12 +38,18 @@ type Engine struct {
 	providers map[string]backends.Provider
 	log       *slog.Logger
 	maxPage   int
+	lockWait  time.Duration
 
-	// busy holds the locations (and the ids of creates) with an operation
-	// in flight. The process owns the data file alone, so this is all the
-	// serialisation entity operations need.
-	mu   sync.Mutex
-	busy map[string]bool
+	// locks serialise the operations on each entity. The process owns the
+	// data file alone, so in-memory locks are all the serialisation
+	// needed; intents carry it across a crash.
+	locks *locks
+
+	// reconcile wakes the reconciler; orphans are VIM objects it still has
+	// to delete, by provider.
+	reconcile chan struct{}
+	orphansMu sync.Mutex
+	orphans   map[string]map[string]bool
 }
 
 // Options configure an Engine.
@@ -45,8 +58,15 @@ type Options struct {
 	Providers map[string]backends.Provider
 	// MaxPage is the largest page a listing may ask for.
 	MaxPage int
-	Logger  *slog.Logger
+	// LockWait is how long a request waits for another operation on the
+	// same entity before it answers 409.
+	LockWait time.Duration
+	Logger   *slog.Logger
 }
+
+// DefaultLockWait is how long a request waits for a busy entity when no
+// wait is configured.
+const DefaultLockWait = 10 * time.Second
 
 // DefaultMaxPage is the page size limit when none is configured.
 const DefaultMaxPage = 1000
@@ -59,7 +79,13 @@ func New(reg *registry.Registry, db *store.DB, opts Options) *Engine {
 	if opts.MaxPage <= 0 {
 		opts.MaxPage = DefaultMaxPage
 	}
-	return &Engine{reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, busy: map[string]bool{}}
+	if opts.LockWait <= 0 {
+		opts.LockWait = DefaultLockWait
+	}
+	return &Engine{
+		reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, lockWait: opts.LockWait,
+		locks: newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
+	}
 }
 
 // MaxPage returns the largest page a listing may ask for.
@@ -114,9 +140,10 @@ func ancestors(snap *registry.Snapshot, kindID string) []string {
 }
 
 // object is what a provider is given of an entity.
-func object(snap *registry.Snapshot, ent *store.Entity) *backends.Object {
+func (e *Engine) object(snap *registry.Snapshot, ent *store.Entity) *backends.Object {
 	o := &backends.Object{
 		ID:         ent.ID,
+		Instance:   e.db.Instance(),
 		Location:   ent.Location,
 		Kind:       ent.Kind,
 		Ancestors:  ancestors(snap, ent.Kind),
@@ -172,16 +199,6 @@ func (e *Engine) offered(snap *registry.Snapshot, ent *store.Entity) (offered, d
 	}
 	caps := p.Capabilities()
 	return slices.DeleteFunc(slices.Clone(defined), func(a string) bool { return !caps.ServesAction(a) }), defined
-}
-
-// InUse tells the registry whether entities still use one of the kinds, so
-// that a kind in use is not removed.
-func (e *Engine) InUse(_ context.Context, ids []string) (string, error) {
-	id, n, err := e.db.CountKinds(ids)
-	if err != nil || n == 0 {
-		return "", err
-	}
-	return id + " (" + strconv.Itoa(n) + " entities)", nil
 }
 
 // isRemote reports whether a link target names another OCCI endpoint.

@@ -65,7 +65,6 @@ func (w *world) start(options map[string]any) {
 	}
 	w.db, w.reg, w.vim = db, reg, vim
 	w.eng = New(reg, db, Options{Providers: map[string]backends.Provider{"dummy": vim}, Logger: logger})
-	reg.SetInUse(w.eng.InUse)
 }
 
 // stop simulates the process going away: nothing is flushed or undone.
@@ -90,11 +89,16 @@ func (w *world) restart(options map[string]any) *RecoveryReport {
 
 func (w *world) vimIDs() []string {
 	w.t.Helper()
-	ids, err := w.vim.List(context.Background())
+	ids, err := w.vim.List(context.Background(), w.db.Instance())
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return ids
+}
+
+// putIntent writes an intent as an operation does before its VIM call.
+func (w *world) putIntent(in *store.Intent) error {
+	return w.db.Write(func(tx *store.Tx) error { return tx.PutIntent(in) })
 }
 
 func (w *world) entityLocations() []string {
@@ -123,10 +127,10 @@ func TestRecoveryAdoptsACreateThatReachedTheVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.putIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.provider.Create(context.Background(), object(snap, p.ent)); err != nil {
+	if _, err := p.provider.Create(context.Background(), w.eng.object(snap, p.ent)); err != nil {
 		t.Fatal(err)
 	}
 	// crash here
@@ -155,7 +159,7 @@ func TestRecoveryDropsACreateThatDidNotReachTheVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.putIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(nil)
@@ -178,10 +182,10 @@ func TestRecoveryFinishesADelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	ent, _ := w.db.Entity("/compute/vm1")
-	if err := w.db.BeginIntent(&store.Intent{Op: store.OpDelete, Entity: ent, Started: time.Now()}); err != nil {
+	if err := w.putIntent(&store.Intent{Op: store.OpDelete, Entity: ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.vim.Delete(ctx, object(w.reg.Snapshot(), ent)); err != nil {
+	if err := w.vim.Delete(ctx, w.eng.object(w.reg.Snapshot(), ent)); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(nil)
@@ -203,10 +207,10 @@ func TestRecoveryCompletesAnAction(t *testing.T) {
 	}
 	ent, _ := w.db.Entity("/compute/vm1")
 	stop := occi.StopActionID
-	if err := w.db.BeginIntent(&store.Intent{Op: store.OpAction, Entity: ent, Action: stop, Started: time.Now()}); err != nil {
+	if err := w.putIntent(&store.Intent{Op: store.OpAction, Entity: ent, Action: stop, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.vim.Action(ctx, object(w.reg.Snapshot(), ent), stop, map[string]any{"method": "poweroff"}); err != nil {
+	if _, err := w.vim.Action(ctx, w.eng.object(w.reg.Snapshot(), ent), stop, map[string]any{"method": "poweroff"}); err != nil {
 		t.Fatal(err)
 	}
 	w.restart(nil)
@@ -251,7 +255,7 @@ func TestFailedInlineLinkUndoesTheResource(t *testing.T) {
 	in.Links = []*Input{nic("eth0"), nic("eth1")}
 	// The VIM refuses the second link: it holds an object of that id
 	// already (a clash the store cannot see).
-	if _, err := w.vim.Create(ctx, &backends.Object{ID: "clash", Location: "/networkinterface/clash", Kind: occi.NetworkInterfaceID,
+	if _, err := w.vim.Create(ctx, &backends.Object{ID: "clash", Instance: w.db.Instance(), Location: "/networkinterface/clash", Kind: occi.NetworkInterfaceID,
 		Source: "/compute/x", Target: "/network/net1", Attributes: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -278,8 +282,13 @@ func TestRecoveryRemovesOrphans(t *testing.T) {
 	if _, err := w.eng.Create(ctx, compute("keep"), Placement{}); err != nil {
 		t.Fatal(err)
 	}
-	orphan := &backends.Object{ID: "lost", Location: "/compute/lost", Kind: occi.ComputeKindID}
+	orphan := &backends.Object{ID: "lost", Instance: w.db.Instance(), Location: "/compute/lost", Kind: occi.ComputeKindID}
 	if _, err := w.vim.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	// Another ocni's object on the same VIM is not ours to remove.
+	foreign := &backends.Object{ID: "theirs", Instance: "another-instance", Location: "/compute/theirs", Kind: occi.ComputeKindID}
+	if _, err := w.vim.Create(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(nil)
@@ -288,6 +297,9 @@ func TestRecoveryRemovesOrphans(t *testing.T) {
 	}
 	if ids := w.vimIDs(); !slices.Equal(ids, []string{"keep"}) {
 		t.Errorf("VIM holds %v", ids)
+	}
+	if theirs, _ := w.vim.List(ctx, "another-instance"); !slices.Equal(theirs, []string{"theirs"}) {
+		t.Errorf("another instance's objects: %v, want [theirs]", theirs)
 	}
 }
 
@@ -298,7 +310,7 @@ func TestRecoveryWaitsForAnUnreachableVIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.db.BeginIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
+	if err := w.putIntent(&store.Intent{Op: store.OpCreate, Entity: p.ent, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	rep := w.restart(map[string]any{"fail": []any{"retrieve", "list"}})
@@ -316,9 +328,11 @@ func TestRecoveryWaitsForAnUnreachableVIM(t *testing.T) {
 }
 
 // Operations on one location are serialised: a second one while the first
-// is in flight is refused, not interleaved.
+// is in flight waits for it, up to the lock wait, and is then refused
+// with what holds the entity; it is never interleaved.
 func TestConcurrentOperationOnOneEntityIsRefused(t *testing.T) {
 	w := newWorld(t, map[string]any{"latency": "200ms"})
+	w.eng.lockWait = 20 * time.Millisecond
 	ctx := context.Background()
 	if _, err := w.eng.Create(ctx, compute("vm1"), Placement{}); err != nil {
 		t.Fatal(err)
@@ -329,8 +343,22 @@ func TestConcurrentOperationOnOneEntityIsRefused(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
-	if err := w.eng.Delete(ctx, "/compute/vm1"); !errors.Is(err, occi.ErrConflict) {
-		t.Errorf("delete during an action = %v, want Conflict", err)
+	err := w.eng.Delete(ctx, "/compute/vm1")
+	if !errors.Is(err, occi.ErrConflict) || !strings.Contains(err.Error(), "action "+occi.StopActionID+" on /compute/vm1") {
+		t.Errorf("delete during an action = %v, want Conflict naming the action", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// With time to wait, the second operation runs after the first.
+	w.eng.lockWait = 5 * time.Second
+	go func() {
+		_, err := w.eng.Action(ctx, "/compute/vm1", &occi.ActionInvocation{Action: occi.StartActionID})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := w.eng.Delete(ctx, "/compute/vm1"); err != nil {
+		t.Errorf("delete after an action = %v", err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -351,10 +379,10 @@ func TestRefresh(t *testing.T) {
 	snap := w.reg.Snapshot()
 	vm1, _ := w.db.Entity("/compute/vm1")
 	vm2, _ := w.db.Entity("/compute/vm2")
-	if _, err := w.vim.Action(ctx, object(snap, vm1), occi.ComputeActionScheme+"stop", map[string]any{"method": "poweroff"}); err != nil {
+	if _, err := w.vim.Action(ctx, w.eng.object(snap, vm1), occi.ComputeActionScheme+"stop", map[string]any{"method": "poweroff"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.vim.Delete(ctx, object(snap, vm2)); err != nil {
+	if err := w.vim.Delete(ctx, w.eng.object(snap, vm2)); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := w.eng.Refresh(ctx, "dummy")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -193,8 +194,9 @@ const (
 	SetMembers                    // make the entities exactly the members
 )
 
-// Members changes which entities a mixin is associated with. Every
-// location is checked before anything changes.
+// Members changes which entities a mixin is associated with, all or none:
+// every location is checked before anything changes, and when a provider
+// refuses one change, those made before it are reversed.
 func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how Association) error {
 	snap := e.reg.Snapshot()
 	if _, ok := snap.Mixin(mixinID); !ok {
@@ -202,83 +204,163 @@ func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how
 	}
 	targets := map[string]bool{}
 	for _, loc := range locs {
-		ent, err := e.db.Entity(loc)
+		targets[loc] = true
+	}
+	keys := func(members []string) []lockKey {
+		var out []lockKey
+		for loc := range targets {
+			out = append(out, lockKey{key: loc, exclusive: true})
+		}
+		for _, loc := range members {
+			out = append(out, lockKey{key: loc, exclusive: true})
+		}
+		return out
+	}
+	var members []string
+	if how == SetMembers {
+		var err error
+		if members, err = e.members(mixinID); err != nil {
+			return err
+		}
+	}
+	o, err := e.lockFor(ctx, keys(members), "association with "+mixinID)
+	if err != nil {
+		return err
+	}
+	defer o.finish()
+	var pairs []*pair
+	add := func(loc string, on bool) error {
+		old, err := e.db.Entity(loc)
 		if err != nil {
 			return err
 		}
-		if how != Dissociate {
-			next := addMixins(snap, ent.Mixins, []string{mixinID})
-			if err := checkMixins(snap, ent.Kind, next); err != nil {
-				return occi.Prefix(loc, err)
-			}
+		next, err := withMixin(snap, old, mixinID, on)
+		if err != nil {
+			return occi.Prefix(loc, err)
 		}
-		targets[loc] = true
+		pairs = append(pairs, &pair{old: old, next: next})
+		return nil
 	}
 	if how == SetMembers {
-		var current []string
-		if err := e.db.Scan(store.ByMixin, mixinID, "", 0, func(ent *store.Entity) bool {
-			current = append(current, ent.Location)
-			return true
-		}); err != nil {
+		now, err := e.members(mixinID)
+		if err != nil {
 			return err
 		}
-		for _, loc := range current {
+		locked := map[string]bool{}
+		for _, loc := range members {
+			locked[loc] = true
+		}
+		for _, loc := range now {
+			if !locked[loc] && !targets[loc] {
+				return occi.Errorf(occi.Conflict, "%s was associated with %s meanwhile; retry", loc, mixinID)
+			}
 			if !targets[loc] {
-				if err := e.setMixin(ctx, loc, mixinID, false); err != nil {
+				if err := add(loc, false); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	for _, loc := range slices.Sorted(maps.Keys(targets)) {
-		if err := e.setMixin(ctx, loc, mixinID, how != Dissociate); err != nil {
+		if err := add(loc, how != Dissociate); err != nil {
 			return err
 		}
 	}
-	return nil
+	return e.updateAll(ctx, snap, o, pairs, e.commit)
 }
 
-// setMixin associates or dissociates one entity, through Update so that the
-// provider sees the change.
-func (e *Engine) setMixin(ctx context.Context, loc, mixinID string, on bool) error {
+// members lists the locations of a mixin's members.
+func (e *Engine) members(mixinID string) ([]string, error) {
+	var out []string
+	err := e.db.View(func(tx *store.Tx) error {
+		var err error
+		out, _, err = tx.Locations(store.ByMixin, mixinID, 0)
+		return err
+	})
+	return out, err
+}
+
+// withMixin returns what an entity becomes when associated with a mixin
+// (its defaults applying, a template replacing the one of its family) or
+// dissociated from it (its attributes going away).
+func withMixin(snap *registry.Snapshot, ent *store.Entity, mixinID string, on bool) (*store.Entity, error) {
 	if on {
-		_, err := e.Update(ctx, loc, &Input{Mixins: []string{mixinID}})
-		return err
-	}
-	snap := e.reg.Snapshot()
-	ent, err := e.db.Entity(loc)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(ent.Mixins, mixinID) {
-		return nil
+		return changed(snap, ent, &Input{Mixins: []string{mixinID}, Attributes: map[string]any{}}, false)
 	}
 	next := ent.Clone()
+	if !slices.Contains(ent.Mixins, mixinID) {
+		return next, nil
+	}
 	next.Mixins = slices.DeleteFunc(next.Mixins, func(m string) bool { return m == mixinID })
 	set := attributeSet(snap, next.Kind, next.Mixins)
+	var err error
 	if next.Attributes, err = completeDefaults(set, keepDefined(ent.Attributes, set)); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = e.apply(ctx, snap, ent, next)
-	return err
+	return next, nil
 }
 
-// DissociateAll removes every association of the mixins, before they are
-// removed from the registry.
-func (e *Engine) DissociateAll(ctx context.Context, mixinIDs []string) error {
-	for _, id := range mixinIDs {
-		var members []string
-		if err := e.db.Scan(store.ByMixin, id, "", 0, func(ent *store.Entity) bool {
-			members = append(members, ent.Location)
-			return true
-		}); err != nil {
+// pair is an entity as it is and as it is to become.
+type pair struct{ old, next *store.Entity }
+
+// updateAll takes entities from old to next on their providers, in order,
+// then commits them as one change through commit; the caller holds their
+// locks. When a provider refuses, or the commit does, the providers' changes
+// made so far are reversed and nothing is committed. A reversal that fails
+// leaves its intent for the reconciler, which finishes it.
+func (e *Engine) updateAll(ctx context.Context, snap *registry.Snapshot, o *op, pairs []*pair, commit func(*change) error) error {
+	var work []*pair
+	for _, p := range pairs {
+		if !reflect.DeepEqual(p.old, p.next) {
+			work = append(work, p)
+		}
+	}
+	intents := make([]*store.Intent, len(work))
+	for i, p := range work {
+		intents[i] = &store.Intent{Op: store.OpUpdate, Entity: p.next, Before: p.old}
+	}
+	if len(intents) > 0 {
+		if err := o.begin(intents...); err != nil {
 			return err
 		}
-		for _, loc := range members {
-			if err := e.setMixin(ctx, loc, id, false); err != nil {
-				return err
+	}
+	reverse := func(done int) {
+		for i := done - 1; i >= 0; i-- {
+			p := work[i]
+			prov, err := e.providerOf(p.old)
+			if err == nil {
+				_, err = prov.Update(ctx, e.object(snap, p.next), e.object(snap, p.old))
+			}
+			if err != nil {
+				e.pending(intents[i], err)
+				continue
+			}
+			o.abort(intents[i])
+		}
+	}
+	for i, p := range work {
+		prov, err := e.providerOf(p.old)
+		if err == nil {
+			var reported map[string]any
+			if reported, err = prov.Update(ctx, e.object(snap, p.old), e.object(snap, p.next)); err == nil {
+				merge(p.next, reported)
 			}
 		}
+		if err != nil {
+			o.settle(intents[i], err)
+			o.abort(intents[i+1:]...)
+			reverse(i)
+			return occi.Prefix("provider "+p.old.Provider+": update "+p.old.Location, err)
+		}
+	}
+	c := &change{model: snap.Version()}
+	for _, p := range work {
+		c.put = append(c.put, p.next)
+		c.done = append(c.done, p.next.Location)
+	}
+	if err := commit(c); err != nil {
+		reverse(len(work))
+		return err
 	}
 	return nil
 }

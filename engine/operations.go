@@ -6,7 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"time"
+	"strings"
 
 	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
@@ -26,6 +26,22 @@ func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
 func (e *Engine) view(snap *registry.Snapshot, ent *store.Entity) (*View, error) {
 	v := &View{Entity: ent}
 	v.Actions, v.Defined = e.offered(snap, ent)
+	err := e.db.View(func(tx *store.Tx) error {
+		in, err := tx.Intent(ent.Location)
+		if err != nil || in == nil || in.LastError == "" {
+			return err
+		}
+		// An operation left pending shows in the entity's state message,
+		// where clients look for why an entity is not what they asked.
+		if _, message := stateAttributes(snap, ent.Kind); message != "" {
+			v.Entity = ent.Clone()
+			v.Attributes[message] = "a " + in.Describe()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	if !ent.IsLink() {
 		links, err := e.db.LinksFrom([]string{ent.Location})
 		if err != nil {
@@ -53,11 +69,37 @@ func (e *Engine) change(ctx context.Context, loc string, in *Input, replace bool
 	if err := in.normalize(); err != nil {
 		return nil, err
 	}
+	what := "update"
+	if replace {
+		what = "replace"
+	}
+	o, err := e.lockFor(ctx, []lockKey{{key: loc, exclusive: true}}, what+" of "+loc)
+	if err != nil {
+		return nil, err
+	}
+	defer o.finish()
+	return e.changeLocked(ctx, o, loc, in, replace)
+}
+
+// changeLocked is change with the entity's lock held: what it reads is what
+// it changes.
+func (e *Engine) changeLocked(ctx context.Context, o *op, loc string, in *Input, replace bool) (*View, error) {
 	snap := e.reg.Snapshot()
 	old, err := e.db.Entity(loc)
 	if err != nil {
 		return nil, err
 	}
+	next, err := changed(snap, old, in, replace)
+	if err != nil {
+		return nil, err
+	}
+	return e.apply(ctx, snap, o, old, next)
+}
+
+// changed returns what an entity becomes under a partial update (or a
+// replacement) in the model snap.
+func changed(snap *registry.Snapshot, old *store.Entity, in *Input, replace bool) (*store.Entity, error) {
+	loc := old.Location
 	if in.Kind != "" && in.Kind != old.Kind {
 		return nil, occi.Errorf(occi.InvalidArgument, "%s is a %s; its kind cannot change to %s", loc, old.Kind, in.Kind)
 	}
@@ -120,7 +162,7 @@ func (e *Engine) change(ctx context.Context, loc string, in *Input, replace bool
 	if next.Attributes, err = completeDefaults(set, attrs); err != nil {
 		return nil, err
 	}
-	return e.apply(ctx, snap, old, next)
+	return next, nil
 }
 
 // completeDefaults fills attributes left without a value with their
@@ -142,8 +184,9 @@ func completeDefaults(set occi.AttributeSet, attrs map[string]any) (map[string]a
 	return attrs, nil
 }
 
-// apply takes an entity from old to next on its provider and in the store.
-func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *store.Entity) (*View, error) {
+// apply takes an entity from old to next on its provider and in the store;
+// the caller holds the entity's lock.
+func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, o *op, old, next *store.Entity) (*View, error) {
 	if reflect.DeepEqual(next, old) {
 		return e.view(snap, old)
 	}
@@ -152,22 +195,49 @@ func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, old, next *
 	if err != nil {
 		return nil, err
 	}
-	intent := &store.Intent{Op: store.OpUpdate, Entity: next, Before: old, Started: time.Now().UTC()}
-	release, err := e.begin(intent)
-	if err != nil {
+	intent := &store.Intent{Op: store.OpUpdate, Entity: next, Before: old}
+	if err := o.begin(intent); err != nil {
 		return nil, err
 	}
-	defer release()
-	reported, err := p.Update(ctx, object(snap, old), object(snap, next))
+	reported, err := p.Update(ctx, e.object(snap, old), e.object(snap, next))
 	if err != nil {
-		e.settle(intent, err)
+		o.settle(intent, err)
 		return nil, occi.Prefix("provider "+old.Provider+": update "+loc, err)
 	}
 	merge(next, reported)
-	if err := e.db.Commit([]*store.Entity{next}, nil, []string{loc}); err != nil {
+	if err := e.commitOne(ctx, snap, o, intent, next); err != nil {
 		return nil, err
 	}
-	return e.view(snap, next)
+	return e.Get(ctx, loc)
+}
+
+// commitOne commits the outcome of one VIM call on an existing entity. When
+// the commit's checks fail (the categories changed under the entity), the
+// VIM call is undone where it can be: an update is reversed; an action
+// cannot be, and its outcome is committed without the model check.
+func (e *Engine) commitOne(ctx context.Context, snap *registry.Snapshot, o *op, intent *store.Intent, next *store.Entity) error {
+	loc := next.Location
+	err := e.commit(&change{put: []*store.Entity{next}, done: []string{loc}, model: snap.Version()})
+	switch {
+	case err == nil:
+		return nil
+	case occi.CodeOf(err) == occi.Unavailable:
+		o.settle(intent, err)
+		return err
+	case intent.Op == store.OpUpdate && intent.Before != nil:
+		p, perr := e.providerOf(intent.Before)
+		if perr == nil {
+			_, perr = p.Update(ctx, e.object(snap, next), e.object(snap, intent.Before))
+		}
+		if perr != nil {
+			o.settle(intent, perr)
+			return err
+		}
+		o.abort(intent)
+		return err
+	}
+	o.abort(intent)
+	return err
 }
 
 // keepDefined drops attributes the new set no longer defines (those of a
@@ -200,20 +270,13 @@ func (e *Engine) providerOf(ent *store.Entity) (backends.Provider, error) {
 	return p, nil
 }
 
-// settle ends an intent whose backend call failed: a definite failure
-// changed nothing and is aborted; an uncertain one (the VIM did not answer)
-// stays for recovery to resolve.
-func (e *Engine) settle(intent *store.Intent, err error) {
-	switch occi.CodeOf(err) {
-	case occi.Unavailable, occi.Internal:
-		e.log.Warn("backend outcome unknown; recovery will resolve it", "op", intent.Op, "location", intent.Entity.Location, "error", err.Error())
-		return
-	}
-	e.abort(intent)
-}
-
 // Action invokes an action on an entity.
 func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocation) (*View, error) {
+	o, err := e.lockFor(ctx, []lockKey{{key: loc, exclusive: true}}, "action "+inv.Action+" on "+loc)
+	if err != nil {
+		return nil, err
+	}
+	defer o.finish()
 	snap := e.reg.Snapshot()
 	ent, err := e.db.Entity(loc)
 	if err != nil {
@@ -230,23 +293,25 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 	if caps := p.Capabilities(); !caps.ServesAction(inv.Action) {
 		return nil, occi.Errorf(occi.Unimplemented, "provider %q does not implement action %s", ent.Provider, inv.Action)
 	}
-	intent := &store.Intent{Op: store.OpAction, Entity: ent, Action: inv.Action, Params: params, Started: time.Now().UTC()}
-	release, err := e.begin(intent)
-	if err != nil {
+	intent := &store.Intent{Op: store.OpAction, Entity: ent, Action: inv.Action, Params: params}
+	if err := o.begin(intent); err != nil {
 		return nil, err
 	}
-	defer release()
-	reported, err := p.Action(ctx, object(snap, ent), inv.Action, params)
+	reported, err := p.Action(ctx, e.object(snap, ent), inv.Action, params)
 	if err != nil {
-		e.settle(intent, err)
+		o.settle(intent, err)
 		return nil, occi.Prefix("provider "+ent.Provider+": "+inv.Action+" on "+loc, err)
 	}
 	next := ent.Clone()
 	merge(next, reported)
-	if err := e.db.Commit([]*store.Entity{next}, nil, []string{loc}); err != nil {
+	// An action happened on the VIM whatever the model says now: its
+	// outcome is committed as it is.
+	if err := e.commit(&change{put: []*store.Entity{next}, done: []string{loc}, model: e.reg.Snapshot().Version()}); err != nil {
+		o.settle(intent, err)
 		return nil, err
 	}
-	return e.view(snap, next)
+	e.refreshLinks(ctx, next)
+	return e.Get(ctx, loc)
 }
 
 // checkAction verifies that the entity offers the action and validates its
@@ -267,9 +332,15 @@ func checkAction(snap *registry.Snapshot, ent *store.Entity, inv *occi.ActionInv
 	return params, nil
 }
 
-// Delete deletes an entity; a resource's links (from it and to it) go
-// with it.
+// Delete deletes an entity. A resource's links go with it; a resource that
+// other resources' links point to is not deleted (409 naming the links):
+// deleting it would leave them pointing at nothing.
 func (e *Engine) Delete(ctx context.Context, loc string) error {
+	o, err := e.lockFor(ctx, []lockKey{{key: loc, exclusive: true}}, "delete of "+loc)
+	if err != nil {
+		return err
+	}
+	defer o.finish()
 	snap := e.reg.Snapshot()
 	ent, err := e.db.Entity(loc)
 	if err != nil {
@@ -277,55 +348,101 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 	}
 	victims := []*store.Entity{}
 	if !ent.IsLink() {
-		for _, idx := range []store.Index{store.BySource, store.ByTarget} {
-			if err := e.db.Scan(idx, loc, "", 0, func(l *store.Entity) bool {
-				if !slices.ContainsFunc(victims, func(v *store.Entity) bool { return v.Location == l.Location }) {
-					victims = append(victims, l)
+		// With the resource locked, no link to or from it can be made:
+		// what is read here stays true until the commit.
+		var incoming []string
+		n := 0
+		err := e.db.View(func(tx *store.Tx) error {
+			if err := tx.Scan(store.BySource, loc, "", 0, func(l *store.Entity) bool {
+				victims = append(victims, l)
+				return true
+			}); err != nil {
+				return err
+			}
+			return tx.Scan(store.ByTarget, loc, "", 0, func(l *store.Entity) bool {
+				if l.Source == nil || l.Source.Location != loc {
+					n++
+					if len(incoming) < 3 {
+						incoming = append(incoming, l.Location)
+					}
 				}
+				return true
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return occi.Errorf(occi.Conflict, "%s is the target of %d link(s) from other resources (%s); delete them first", loc, n, strings.Join(incoming, ", "))
+		}
+		var keys []lockKey
+		for _, l := range victims {
+			keys = append(keys, lockKey{key: l.Location, exclusive: true})
+		}
+		if len(keys) > 0 {
+			lo, err := e.lockFor(ctx, keys, "delete of "+loc)
+			if err != nil {
+				return err
+			}
+			defer lo.finish()
+			// Links deleted while their locks were awaited are gone;
+			// none can have been added.
+			victims = victims[:0]
+			if err := e.db.Scan(store.BySource, loc, "", 0, func(l *store.Entity) bool {
+				victims = append(victims, l)
 				return true
 			}); err != nil {
 				return err
 			}
 		}
 	}
-	victims = append(victims, ent) // links first, the resource last
+	// The resource goes first: a VIM removes a compute's devices with it,
+	// while it may refuse to unplug them from a running guest. Its links
+	// follow, an object already gone counting as deleted.
+	victims = append([]*store.Entity{ent}, victims...)
 	intents := make([]*store.Intent, len(victims))
 	for i, v := range victims {
-		intents[i] = &store.Intent{Op: store.OpDelete, Entity: v, Started: time.Now().UTC()}
+		intents[i] = &store.Intent{Op: store.OpDelete, Entity: v}
 	}
-	release, err := e.begin(intents...)
-	if err != nil {
+	if err := o.begin(intents...); err != nil {
 		return err
 	}
-	defer release()
-	var gone []*store.Entity
-	var done []string
-	var failure error
-	for i, v := range victims {
+	vimDelete := func(v *store.Entity) error {
 		p, err := e.providerOf(v)
 		if err == nil {
-			err = p.Delete(ctx, object(snap, v))
+			err = p.Delete(ctx, e.object(snap, v))
 		}
-		if err != nil && !errors.Is(err, occi.ErrNotFound) {
-			// Stop here: what is deleted is committed, the rest keeps
-			// its entity (and, if the outcome is unknown, its intent).
-			failure = occi.Prefix("provider "+v.Provider+": delete "+v.Location, err)
-			for _, rest := range intents[i:] {
-				if rest == intents[i] {
-					e.settle(rest, err)
-				} else {
-					e.abort(rest)
-				}
+		if errors.Is(err, occi.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if err := vimDelete(ent); err != nil {
+		// Nothing is deleted: the resource keeps its entity (and, if the
+		// outcome is unknown, its intent), and its links stay.
+		o.settle(intents[0], err)
+		o.abort(intents[1:]...)
+		return occi.Prefix("provider "+ent.Provider+": delete "+loc, err)
+	}
+	c := &change{model: snap.Version(), del: victims, done: []string{loc}}
+	for i, l := range victims[1:] {
+		if err := vimDelete(l); err != nil {
+			// The link's entity goes with its resource all the same (it
+			// would point at nothing); its VIM object is left to the
+			// reconciler, whose intent keeps the location until then.
+			e.log.Warn("a link's VIM object outlived its resource; the reconciler deletes it", "location", l.Location, "error", err.Error())
+			e.retryLater(intents[i+1], err)
+			continue
+		}
+		c.done = append(c.done, l.Location)
+	}
+	if err := e.commit(c); err != nil {
+		for _, in := range intents {
+			if slices.Contains(c.done, in.Entity.Location) {
+				e.retryLater(in, err)
 			}
-			break
 		}
-		gone = append(gone, v)
-		done = append(done, v.Location)
+		return err
 	}
-	if len(gone) > 0 {
-		if err := e.db.Commit(nil, gone, done); err != nil {
-			return err
-		}
-	}
-	return failure
+	return nil
 }

@@ -32,29 +32,29 @@ type RefreshReport struct {
 // Refresh reads every entity a provider holds from its VIM and commits what
 // changed. An object gone from the VIM behind ocni's back is not dropped:
 // its entity is marked in error, with a message, for an operator to see.
-// Entities with an operation in flight are left for the next pass.
+// Entities with an operation in flight are left for the next pass. A refresh
+// changes nothing on the VIM, so it writes no intent.
 func (e *Engine) Refresh(ctx context.Context, provider string) (*RefreshReport, error) {
 	p := e.providers[provider]
 	if p == nil {
 		return nil, occi.Errorf(occi.NotFound, "no provider %q", provider)
 	}
-	var ents []*store.Entity
+	var locs []string
 	if err := e.db.Scan(store.ByPrefix, "/", "", 0, func(ent *store.Entity) bool {
 		if ent.Provider == provider {
-			ents = append(ents, ent)
+			locs = append(locs, ent.Location)
 		}
 		return true
 	}); err != nil {
 		return nil, err
 	}
 	rep := &RefreshReport{}
-	snap := e.reg.Snapshot()
-	for _, ent := range ents {
+	for _, loc := range locs {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		rep.Checked++
-		changed, lost, busy, err := e.refreshOne(ctx, snap, p, ent)
+		changed, lost, busy, err := e.refreshOne(ctx, p, loc)
 		switch {
 		case err != nil:
 			return rep, err
@@ -69,19 +69,30 @@ func (e *Engine) Refresh(ctx context.Context, provider string) (*RefreshReport, 
 	return rep, nil
 }
 
-func (e *Engine) refreshOne(ctx context.Context, snap *registry.Snapshot, p backends.Provider, ent *store.Entity) (changed, lost, busy bool, err error) {
-	release, err := e.begin(&store.Intent{Op: store.OpAction, Entity: ent})
+// refreshOne reads one entity from its VIM, unless an operation holds it
+// or has an intent pending on it.
+func (e *Engine) refreshOne(ctx context.Context, p backends.Provider, loc string) (changed, lost, busy bool, err error) {
+	release, err := e.locks.acquire(ctx, []lockKey{{key: loc, exclusive: true}}, "refresh of "+loc, 0)
 	if err != nil {
 		return false, false, true, nil //nolint:nilerr // a busy entity is checked next time
 	}
 	defer release()
-	// Read it again under the lock: an operation may have committed since
-	// the scan.
-	if ent, err = e.db.Entity(ent.Location); err != nil {
-		return false, false, false, nil //nolint:nilerr // deleted meanwhile: nothing to refresh
+	snap := e.reg.Snapshot()
+	var ent *store.Entity
+	var pending bool
+	if err := e.db.View(func(tx *store.Tx) error {
+		in, err := tx.Intent(loc)
+		pending = in != nil
+		if err != nil || pending {
+			return err
+		}
+		ent, err = tx.Entity(loc)
+		return err
+	}); err != nil || pending {
+		return false, false, pending, nil //nolint:nilerr // deleted meanwhile, or pending: nothing to refresh now
 	}
 	next := ent.Clone()
-	reported, err := p.Retrieve(ctx, object(snap, ent))
+	reported, err := p.Retrieve(ctx, e.object(snap, ent))
 	switch {
 	case errors.Is(err, occi.ErrNotFound):
 		lost = true
@@ -102,10 +113,41 @@ func (e *Engine) refreshOne(ctx context.Context, snap *registry.Snapshot, p back
 	if reflect.DeepEqual(next.Attributes, ent.Attributes) {
 		return false, false, false, nil
 	}
-	if err := e.db.Commit([]*store.Entity{next}, nil, nil); err != nil {
-		return false, false, false, err
+	if err := e.commit(&change{put: []*store.Entity{next}, model: snap.Version()}); err != nil {
+		if occi.CodeOf(err) == occi.Unavailable {
+			return false, false, false, err
+		}
+		return false, false, true, nil // changed meanwhile: next time
+	}
+	if lost {
+		e.log.Warn("refresh: object lost from the VIM", "location", loc, "provider", ent.Provider)
 	}
 	return true, lost, false, nil
+}
+
+// refreshLinks reads again the links of a resource an action changed: a
+// compute's stop takes its interfaces and disks down with it.
+func (e *Engine) refreshLinks(ctx context.Context, res *store.Entity) {
+	if res.IsLink() {
+		return
+	}
+	var locs []string
+	_ = e.db.Scan(store.BySource, res.Location, "", 0, func(l *store.Entity) bool {
+		locs = append(locs, l.Location)
+		return true
+	})
+	for _, loc := range locs {
+		p := e.providers[res.Provider]
+		if ent, err := e.db.Entity(loc); err == nil {
+			p = e.providers[ent.Provider]
+		}
+		if p == nil {
+			continue
+		}
+		if _, _, _, err := e.refreshOne(ctx, p, loc); err != nil {
+			e.log.Warn("cannot read a link again after an action", "location", loc, "error", err.Error())
+		}
+	}
 }
 
 // stateAttributes finds the state attribute of a kind (…state, with an
@@ -144,8 +186,8 @@ func (e *Engine) RunRefresh(ctx context.Context) {
 				rep, err := e.Refresh(ctx, name)
 				if err != nil && ctx.Err() == nil {
 					e.log.Warn("refresh failed", "provider", name, "error", err.Error())
-				} else if rep != nil && (rep.Changed > 0 || rep.Lost > 0) {
-					e.log.Info("refresh", "provider", name, "checked", rep.Checked, "changed", rep.Changed, "lost", rep.Lost, "busy", rep.Busy)
+				} else if rep != nil {
+					e.log.Debug("refresh", "provider", name, "checked", rep.Checked, "changed", rep.Changed, "lost", rep.Lost, "busy", rep.Busy)
 				}
 			}
 		}()

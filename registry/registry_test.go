@@ -406,7 +406,7 @@ func TestDamagedRecordFailsLoad(t *testing.T) {
 	}
 	defer db.Close()
 	if err := db.Write(func(tx *store.Tx) error {
-		return tx.PutCategory(userScheme+"m", store.CategoryRecord{Class: "mixin", Define: json.RawMessage(`{"scheme":"`+userScheme+`","term":"m","location":"bad"}`)})
+		return tx.PutCategory(userScheme+"m", store.CategoryRecord{Class: "mixin", Define: json.RawMessage(`{"scheme":"` + userScheme + `","term":"m","location":"bad"}`)})
 	}); err != nil {
 		t.Fatal(err)
 	}

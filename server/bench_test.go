@@ -10,7 +10,6 @@ import (
 
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/store"
 )
 
@@ -58,7 +57,14 @@ func preload(tb testing.TB, db *store.DB, n int) time.Duration {
 			},
 		})
 		if len(chunk) == preloadChunk || i == n-1 {
-			if err := db.Commit(chunk, nil, nil); err != nil {
+			if err := db.Write(func(tx *store.Tx) error {
+				for _, e := range chunk {
+					if err := tx.Put(e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
 				tb.Fatal(err)
 			}
 			chunk = chunk[:0]

@@ -9,9 +9,8 @@ import (
 
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
-	"github.com/ocni/ocni/store"
 	"github.com/ocni/ocni/renderers"
+	"github.com/ocni/ocni/store"
 )
 
 // dispatch serves every path but the query interface: a kind's collection,
@@ -23,7 +22,7 @@ func (s *Server) dispatch(r *request) (*reply, error) {
 	if raw := strings.ToLower(r.Request().URL.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
 		return nil, occi.Errorf(occi.InvalidArgument, "the path %s contains an encoded '/' or '\\'", r.Request().URL.RawPath)
 	}
-	snap := s.reg.Snapshot()
+	snap := s.engine.Model()
 	if id, ok := snap.AtLocation(p); ok {
 		if _, isKind := snap.Kind(id); isKind {
 			return s.kindCollection(r, snap, id)
@@ -42,7 +41,7 @@ func methodNotAllowed(r *request, what string) error {
 
 // kindCollection serves a kind's location: list, create, act on all,
 // delete all.
-func (s *Server) kindCollection(r *request, snap *registry.Snapshot, kindID string) (*reply, error) {
+func (s *Server) kindCollection(r *request, snap engine.Model, kindID string) (*reply, error) {
 	ctx := r.Request().Context()
 	kind, _ := snap.Kind(kindID)
 	switch r.Request().Method {
@@ -61,7 +60,7 @@ func (s *Server) kindCollection(r *request, snap *registry.Snapshot, kindID stri
 }
 
 // mixinCollection serves a mixin's location: its members.
-func (s *Server) mixinCollection(r *request, snap *registry.Snapshot, mixinID string) (*reply, error) {
+func (s *Server) mixinCollection(r *request, snap engine.Model, mixinID string) (*reply, error) {
 	ctx := r.Request().Context()
 	mixin, _ := snap.Mixin(mixinID)
 	q := &engine.Query{Index: store.ByMixin, Value: mixinID}
@@ -97,7 +96,7 @@ func (s *Server) mixinCollection(r *request, snap *registry.Snapshot, mixinID st
 			if err := s.engine.Members(ctx, mixinID, locs, engine.Dissociate); err != nil {
 				return nil, err
 			}
-		} else if err := s.engine.DissociateAll(ctx, []string{mixinID}); err != nil {
+		} else if err := s.engine.Members(ctx, mixinID, nil, engine.SetMembers); err != nil {
 			return nil, err
 		}
 	default:
@@ -148,14 +147,14 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.engine.Get(ctx, loc); err == nil {
-			v, err := s.engine.Replace(ctx, loc, in)
-			if err != nil {
-				return nil, err
-			}
-			return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		v, created, err := s.engine.Put(ctx, loc, in)
+		if err != nil {
+			return nil, err
 		}
-		return s.created(r, in, engine.Placement{Path: loc})
+		if created {
+			return s.createdReply(r, v), nil
+		}
+		return &reply{status: http.StatusOK, body: s.render(v)}, nil
 	case http.MethodPost:
 		if r.QueryParams().Has("action") {
 			v, err := s.engine.Get(ctx, loc)
@@ -352,32 +351,29 @@ func (s *Server) create(r *request, at engine.Placement) (*reply, error) {
 	if len(inputs) == 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "the body holds no entity to create")
 	}
-	if len(inputs) == 1 {
-		return s.created(r, inputs[0], at)
+	views, err := s.engine.CreateAll(r.Request().Context(), inputs, at)
+	if err != nil {
+		return nil, err
 	}
-	var made []*store.Entity
-	for i, in := range inputs {
-		v, err := s.engine.Create(r.Request().Context(), in, at)
-		if err != nil {
-			return nil, occi.Prefix("entity "+strconv.Itoa(i)+" (after creating "+strconv.Itoa(len(made))+")", err)
-		}
-		made = append(made, v.Entity)
+	if len(views) == 1 {
+		return s.createdReply(r, views[0]), nil
+	}
+	made := make([]*store.Entity, len(views))
+	for i, v := range views {
+		made[i] = v.Entity
 	}
 	h := http.Header{"Location": {s.absolute(r, made[0].Location)}}
 	return &reply{status: http.StatusCreated, body: s.locations(r, made), header: h}, nil
 }
 
-func (s *Server) created(r *request, in *engine.Input, at engine.Placement) (*reply, error) {
-	v, err := s.engine.Create(r.Request().Context(), in, at)
-	if err != nil {
-		return nil, err
-	}
+// createdReply answers a create of one entity.
+func (s *Server) createdReply(r *request, v *engine.View) *reply {
 	h := http.Header{"Location": {s.absolute(r, v.Location)}}
 	// A client that reads listings only (text/uri-list) gets the location.
 	if codec, _ := r.Get(keyCodec).(renderers.Codec); renderers.ListsOnly(codec) {
-		return &reply{status: http.StatusCreated, body: s.locations(r, []*store.Entity{v.Entity}), header: h}, nil
+		return &reply{status: http.StatusCreated, body: s.locations(r, []*store.Entity{v.Entity}), header: h}
 	}
-	return &reply{status: http.StatusCreated, body: s.render(v), header: h}, nil
+	return &reply{status: http.StatusCreated, body: s.render(v), header: h}
 }
 
 // decodeOne decodes the single entity of a PUT or POST on an entity.
@@ -429,7 +425,7 @@ func (s *Server) invocation(r *request, offered []string) (*occi.ActionInvocatio
 }
 
 // actOnAll invokes an action on every member of a collection.
-func (s *Server) actOnAll(r *request, snap *registry.Snapshot, q *engine.Query, owners []string) (*reply, error) {
+func (s *Server) actOnAll(r *request, snap engine.Model, q *engine.Query, owners []string) (*reply, error) {
 	var offered []string
 	for _, id := range owners {
 		if k, ok := snap.Kind(id); ok {
@@ -534,10 +530,4 @@ func (s *Server) locations(r *request, ents []*store.Entity) renderers.Locations
 	return out
 }
 
-func kindAncestors(snap *registry.Snapshot, id string) []string {
-	var out []string
-	for k, ok := snap.Kind(id); ok && k.Parent != ""; k, ok = snap.Kind(k.Parent) {
-		out = append(out, k.Parent)
-	}
-	return out
-}
+func kindAncestors(snap engine.Model, id string) []string { return snap.Ancestors(id) }

@@ -196,7 +196,7 @@ func TestEntityErrors(t *testing.T) {
 	}
 	// Nothing half-done is left on the VIM either.
 	for name, p := range f.providers {
-		ids, _ := p.List(t.Context())
+		ids, _ := p.List(t.Context(), f.db.Instance())
 		if name == "dummy" && len(ids) != 5 {
 			t.Errorf("provider %s holds %d objects, want the 5 seeded: %v", name, len(ids), ids)
 		}
@@ -306,7 +306,7 @@ func TestKindInUseCannotBeRemoved(t *testing.T) {
 	if rec.Code != 409 {
 		t.Fatalf("removing a kind in use: %d %s", rec.Code, rec.Body)
 	}
-	if _, msg := problem(t, rec); !strings.Contains(msg, "1 entities") {
+	if _, msg := problem(t, rec); !strings.Contains(msg, "still used by 1 entity (/vm/") {
 		t.Errorf("message: %s", msg)
 	}
 	// A user kind derived from compute is served as a compute.

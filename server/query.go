@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/renderers"
 )
 
@@ -55,7 +55,7 @@ func requestedCategories(r *request) ([]string, error) {
 	return ids, nil
 }
 
-func queryInterface(snap *registry.Snapshot, cats *occi.Categories) *renderers.QueryInterface {
+func queryInterface(snap engine.Model, cats *occi.Categories) *renderers.QueryInterface {
 	return &renderers.QueryInterface{Categories: cats, Bindings: snap.Bindings()}
 }
 
@@ -63,7 +63,7 @@ func queryInterface(snap *registry.Snapshot, cats *occi.Categories) *renderers.Q
 // the registry's version, so clients and proxies can cache the model until
 // an operator changes it.
 func (s *Server) getCategories(r *request) (*reply, error) {
-	snap := s.reg.Snapshot()
+	snap := s.engine.Model()
 	ids, err := requestedCategories(r)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ type modelCache struct {
 	byKey   map[string]*preEncoded
 }
 
-func (m *modelCache) get(snap *registry.Snapshot, r *request) (*preEncoded, error) {
+func (m *modelCache) get(snap engine.Model, r *request) (*preEncoded, error) {
 	codec, _ := r.Get(keyCodec).(renderers.Codec)
 	if codec == nil {
 		return nil, occi.Errorf(occi.Internal, "no rendering negotiated")
@@ -145,19 +145,19 @@ func etagMatches(ifNoneMatch, etag string) bool {
 
 // addCategories registers user kinds, mixins and actions (and bindings).
 func (s *Server) addCategories(r *request) (*reply, error) {
-	return s.changeCategories(r, func(req *renderers.CategoryRequest) *registry.Change {
-		return &registry.Change{Add: req.Categories, Bind: req.Bindings}
+	return s.changeCategories(r, func(req *renderers.CategoryRequest) *engine.CategoryChange {
+		return &engine.CategoryChange{Add: req.Categories, Bind: req.Bindings}
 	})
 }
 
 // replaceCategories redefines runtime categories and sets bindings.
 func (s *Server) replaceCategories(r *request) (*reply, error) {
-	return s.changeCategories(r, func(req *renderers.CategoryRequest) *registry.Change {
-		return &registry.Change{Replace: req.Categories, Bind: req.Bindings}
+	return s.changeCategories(r, func(req *renderers.CategoryRequest) *engine.CategoryChange {
+		return &engine.CategoryChange{Replace: req.Categories, Bind: req.Bindings}
 	})
 }
 
-func (s *Server) changeCategories(r *request, change func(*renderers.CategoryRequest) *registry.Change) (*reply, error) {
+func (s *Server) changeCategories(r *request, change func(*renderers.CategoryRequest) *engine.CategoryChange) (*reply, error) {
 	if !r.hasBody() {
 		return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the kinds, mixins, actions or providers to register")
 	}
@@ -168,10 +168,10 @@ func (s *Server) changeCategories(r *request, change func(*renderers.CategoryReq
 	if req.Categories.Len() == 0 && len(req.Bindings) == 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "the request names no kind, mixin, action or provider binding")
 	}
-	if err := s.reg.Apply(r.Request().Context(), change(&req)); err != nil {
+	snap, err := s.engine.ChangeCategories(r.Request().Context(), change(&req))
+	if err != nil {
 		return nil, err
 	}
-	snap := s.reg.Snapshot()
 	ids := req.Categories.IDs()
 	for _, b := range req.Bindings {
 		ids = append(ids, b.Kind)
@@ -193,24 +193,10 @@ func (s *Server) removeCategories(r *request) (*reply, error) {
 	if len(ids) == 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "name the categories to remove, in the body or with ?category=")
 	}
-	before := s.reg.Snapshot()
-	change := &registry.Change{Remove: ids}
-	// A user mixin removed from the model loses its associations first;
-	// the change is checked before, so that a refused removal changes
-	// nothing.
-	if err := s.reg.Check(r.Request().Context(), change); err != nil {
-		return nil, err
-	}
-	var mixins []string
-	for _, id := range ids {
-		if _, ok := before.Mixin(id); ok {
-			mixins = append(mixins, id)
-		}
-	}
-	if err := s.engine.DissociateAll(r.Request().Context(), mixins); err != nil {
-		return nil, err
-	}
-	if err := s.reg.Apply(r.Request().Context(), change); err != nil {
+	before := s.engine.Model()
+	// A user mixin removed from the model loses its associations in the
+	// same step; a refused removal changes nothing.
+	if _, err := s.engine.ChangeCategories(r.Request().Context(), &engine.CategoryChange{Remove: ids}); err != nil {
 		return nil, err
 	}
 	removed, err := before.Select(ids)

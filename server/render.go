@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/store"
 )
 

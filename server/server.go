@@ -19,7 +19,6 @@ import (
 
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/renderers"
 )
 
@@ -32,7 +31,6 @@ const DefaultBodyLimit = 1 << 20
 
 // Config wires a Server.
 type Config struct {
-	Registry *registry.Registry
 	// Engine runs entity operations.
 	Engine *engine.Engine
 	// Codecs are the renderings spoken; renderers.DefaultSet() if nil.
@@ -46,7 +44,6 @@ type Config struct {
 // Server is the OCCI HTTP server.
 type Server struct {
 	echo   *echo.Echo
-	reg    *registry.Registry
 	engine *engine.Engine
 	codecs *renderers.Set
 	limit  int64
@@ -59,7 +56,6 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		echo:   echo.New(),
-		reg:    cfg.Registry,
 		engine: cfg.Engine,
 		codecs: cfg.Codecs,
 		limit:  cfg.BodyLimit,
@@ -187,7 +183,7 @@ func (r *request) decode(v any) error {
 		return err
 	}
 	// The text renderings carry no types: values take their definitions'.
-	renderers.TypeAttributes(codec, v, r.server.reg.Snapshot().All())
+	renderers.TypeAttributes(codec, v, r.server.engine.Model().All())
 	return nil
 }
 

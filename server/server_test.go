@@ -96,8 +96,7 @@ func (f *fixture) open() {
 	}
 	f.db, f.reg = db, reg
 	f.eng = engine.New(reg, db, engine.Options{Providers: f.providers, MaxPage: f.opts.maxPage, Logger: logger})
-	reg.SetInUse(f.eng.InUse)
-	f.srv = New(Config{Registry: reg, Engine: f.eng, BodyLimit: 64 << 10, Logger: logger})
+	f.srv = New(Config{Engine: f.eng, BodyLimit: 64 << 10, Logger: logger})
 }
 
 func (f *fixture) restart() {
@@ -522,7 +521,7 @@ func BenchmarkQueryInterface(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := New(Config{Registry: reg, Engine: engine.New(reg, db, engine.Options{}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := New(Config{Engine: engine.New(reg, db, engine.Options{}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, bc := range []struct{ name, path string }{
 		{"all", "/-/"},
 		{"filtered", "/-/?category=" + escape(computeID)},

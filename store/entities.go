@@ -77,6 +77,9 @@ type Intent struct {
 	Action  string    `json:"action,omitempty"` // action id
 	Params  any       `json:"params,omitempty"` // action parameters
 	Started time.Time `json:"started"`
+	// Undo says that the request failed and was answered so: the
+	// reconciler removes whatever the call made instead of adopting it.
+	Undo bool `json:"undo,omitempty"`
 	// Attempts counts the reconciler's tries, LastError says why the last
 	// one failed, and NextTry is when it tries again.
 	Attempts  int       `json:"attempts,omitempty"`
@@ -89,6 +92,9 @@ func (in *Intent) Describe() string {
 	what := string(in.Op)
 	if in.Op == OpAction && in.Action != "" {
 		what = "action " + in.Action
+	}
+	if in.Undo {
+		what += " (being undone)"
 	}
 	s := what + " of " + in.Entity.Location + " started at " + in.Started.UTC().Format(time.RFC3339)
 	if in.LastError != "" {
@@ -154,7 +160,8 @@ func (t *Tx) LocationOfID(id string) (string, bool) {
 }
 
 // Put writes an entity and its index entries, replacing what was at its
-// location. Its revision becomes one more than the stored one.
+// location. It is stored with a revision one more than the stored one's
+// (e itself is not changed: a write function may run twice).
 func (t *Tx) Put(e *Entity) error {
 	var rev uint64
 	if old, err := t.Entity(e.Location); err == nil {
@@ -163,8 +170,9 @@ func (t *Tx) Put(e *Entity) error {
 			return err
 		}
 	}
-	e.Revision = rev + 1
-	raw, err := json.Marshal(e)
+	stored := *e
+	stored.Revision = rev + 1
+	raw, err := json.Marshal(&stored)
 	if err != nil {
 		return err
 	}
@@ -254,8 +262,8 @@ func (t *Tx) PutIntent(in *Intent) error {
 	return t.tx.Bucket(bucketIntents).Put([]byte(loc), raw)
 }
 
-// EndIntent removes the intent of a location. A create whose entity was not
-// written releases the id it reserved.
+// EndIntent removes the intent of a location. An id reserved for a location
+// that holds no entity is released.
 func (t *Tx) EndIntent(loc string) error {
 	in, err := t.Intent(loc)
 	if err != nil || in == nil {
@@ -265,7 +273,7 @@ func (t *Tx) EndIntent(loc string) error {
 		return err
 	}
 	ids := t.tx.Bucket(bucketByID)
-	if in.Op == OpCreate && !t.Exists(loc) && bytes.Equal(ids.Get([]byte(in.Entity.ID)), []byte(loc)) {
+	if !t.Exists(loc) && bytes.Equal(ids.Get([]byte(in.Entity.ID)), []byte(loc)) {
 		return ids.Delete([]byte(in.Entity.ID))
 	}
 	return nil
@@ -402,7 +410,9 @@ func (t *Tx) PutBinding(kind, provider string) error {
 }
 
 // DeleteBinding removes a kind's stored binding.
-func (t *Tx) DeleteBinding(kind string) error { return t.tx.Bucket(bucketBindings).Delete([]byte(kind)) }
+func (t *Tx) DeleteBinding(kind string) error {
+	return t.tx.Bucket(bucketBindings).Delete([]byte(kind))
+}
 
 // Entity returns the entity at a location.
 func (db *DB) Entity(loc string) (*Entity, error) {

@@ -167,12 +167,15 @@ type entry struct {
 // Provider is a simulated VIM. It is safe for concurrent use.
 type Provider struct {
 	name      string
-	latency   time.Duration
+	latency   atomic.Int64 // time.Duration
 	failures  atomic.Pointer[failures]
 	exitAfter map[string]bool
 	stateFile string
 	images    []string
 	caps      backends.Capabilities
+
+	countMu   sync.Mutex
+	countdown map[string]int // op → calls until the one that fails
 
 	mu      sync.Mutex
 	objects map[string]*entry
@@ -186,15 +189,15 @@ var _ backends.Provider = (*Provider)(nil)
 func New(name string, opts backends.Options) (backends.Provider, error) {
 	p := &Provider{
 		name:      name,
-		latency:   opts.Duration("latency"),
 		stateFile: opts.String("state_file"),
 		images:    opts.Strings("os_templates"),
 		caps:      capabilities(),
 		objects:   map[string]*entry{},
 	}
-	if p.latency < 0 {
-		return nil, fmt.Errorf("option latency: %s is negative", p.latency)
+	if d := opts.Duration("latency"); d < 0 {
+		return nil, fmt.Errorf("option latency: %s is negative", d)
 	}
+	p.latency.Store(int64(opts.Duration("latency")))
 	if err := p.SetFailures(opts.Strings("fail"), opts.Strings("fail_after")); err != nil {
 		return nil, err
 	}
@@ -252,6 +255,41 @@ func (p *Provider) Capabilities() backends.Capabilities {
 // changing the simulated VIM.
 type failures struct{ fail, failAfter map[string]bool }
 
+// SetLatency changes, while the provider runs, how long every call takes.
+func (p *Provider) SetLatency(d time.Duration) { p.latency.Store(int64(max(d, 0))) }
+
+// FailNth makes the n-th call of op from now on (counting from 1) refuse,
+// once, with a definite FailedPrecondition and before changing anything: a
+// VIM that refuses in the middle of a series of calls.
+func (p *Provider) FailNth(op string, n int) error {
+	if !slices.Contains(operations, op) || n < 1 {
+		return fmt.Errorf("FailNth(%q, %d): want one of %v and n ≥ 1", op, n, operations)
+	}
+	p.countMu.Lock()
+	defer p.countMu.Unlock()
+	if p.countdown == nil {
+		p.countdown = map[string]int{}
+	}
+	p.countdown[op] = n
+	return nil
+}
+
+// failNow counts a call of op down to the failure FailNth asked for.
+func (p *Provider) failNow(op string) bool {
+	p.countMu.Lock()
+	defer p.countMu.Unlock()
+	n, ok := p.countdown[op]
+	if !ok {
+		return false
+	}
+	if n <= 1 {
+		delete(p.countdown, op)
+		return true
+	}
+	p.countdown[op] = n - 1
+	return false
+}
+
 // SetFailures changes, while the provider runs, which operations fail
 // before changing anything and which fail after the change (as the fail and
 // fail_after options do): a VIM that breaks down and comes back.
@@ -274,14 +312,17 @@ func (p *Provider) begin(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return p.unavailable(op, err)
 	}
-	if p.latency > 0 {
-		timer := time.NewTimer(p.latency)
+	if latency := time.Duration(p.latency.Load()); latency > 0 {
+		timer := time.NewTimer(latency)
 		defer timer.Stop()
 		select {
 		case <-ctx.Done():
 			return p.unavailable(op, ctx.Err())
 		case <-timer.C:
 		}
+	}
+	if p.failNow(op) {
+		return occi.Errorf(occi.FailedPrecondition, "dummy provider %s: %s: simulated refusal", p.name, op)
 	}
 	if p.failures.Load().fail[op] {
 		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure", p.name, op)
@@ -573,6 +614,18 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	return nil
+}
+
+// Attributes returns a copy of the attributes the simulated VIM holds for an
+// object (nil when it has none), for tests that compare the VIM with the
+// store.
+func (p *Provider) Attributes(id string) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.objects[id]; ok {
+		return e.obj.Clone().Attributes
+	}
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ocni/ocni/occi"
-	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/store"
 )
 
@@ -48,7 +47,14 @@ func measureLarge(o *options, path string) (*LargeReport, error) {
 				Attributes: map[string]any{occi.AttrID: id, "occi.compute.state": "active", "occi.compute.cores": 2.0, "occi.compute.memory": 4.0},
 			})
 		}
-		if err := db.Commit(batch, nil, nil); err != nil {
+		if err := db.Write(func(tx *store.Tx) error {
+			for _, e := range batch {
+				if err := tx.Put(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			_ = db.Close()
 			return nil, err
 		}

@@ -35,6 +35,9 @@ type Config struct {
 	ShutdownTimeout int `yaml:"shutdown_timeout"`
 	// MaxPage is the largest page (?number=) a listing may ask for.
 	MaxPage int `yaml:"max_page"`
+	// LockWait is how long, in seconds, a request waits for another
+	// operation on the same entity before it answers 409.
+	LockWait float64 `yaml:"lock_wait"`
 	// DebugListen, when set, serves Go's pprof profiles on this address
 	// (keep it on loopback): for profiling and for the soak test.
 	DebugListen string `yaml:"debug_listen"`
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 10,
 		MaxPage:         engine.DefaultMaxPage,
+		LockWait:        engine.DefaultLockWait.Seconds(),
 		Providers:       []Provider{{Name: dummy.DriverName, Driver: dummy.DriverName}},
 	}
 	cfg.fillDefaultBindings()
@@ -127,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPage <= 0 {
 		return fmt.Errorf("config: max_page must be positive, got %d", c.MaxPage)
+	}
+	if c.LockWait <= 0 || c.LockWait > 3600 {
+		return fmt.Errorf("config: lock_wait must be a number of seconds above 0 and at most 3600, got %v", c.LockWait)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ocni/ocni/occi"
+	"github.com/ocni/ocni/registry"
+	"github.com/ocni/ocni/store"
+)
+
+// change is what one operation commits: entities written and deleted, and
+// the intents it ends, as one transaction. Before writing, the transaction
+// checks again, against the state it commits to, everything the operation
+// checked when it began: a request is validated and committed against the
+// same state, whatever ran in between.
+type change struct {
+	// put are the entities to write. Those in created must not exist yet;
+	// the others must still be at the revision their Revision field holds.
+	put     []*store.Entity
+	created map[string]bool
+	// del are the entities to delete, at the revision they hold.
+	del []*store.Entity
+	// done are the locations whose intents end.
+	done []string
+	// model is the model version the entities were validated against;
+	// under another version they are validated again.
+	model uint64
+}
+
+// commit writes a change, with the model held so that no category change
+// commits in between its checks and its writes.
+func (e *Engine) commit(c *change) error {
+	return e.reg.Read(func(snap *registry.Snapshot) error {
+		return e.db.Write(func(tx *store.Tx) error { return e.applyChange(tx, snap, c) })
+	})
+}
+
+// applyChange checks and writes a change in tx. It also serves category
+// changes, which write the entities they update in their own transaction.
+func (e *Engine) applyChange(tx *store.Tx, snap *registry.Snapshot, c *change) error {
+	for _, ent := range c.del {
+		if err := sameRevision(tx, ent); err != nil {
+			return err
+		}
+		if err := tx.Delete(ent.Location); err != nil {
+			return err
+		}
+	}
+	for _, ent := range c.put {
+		if c.created[ent.Location] {
+			if tx.Exists(ent.Location) {
+				return occi.Errorf(occi.AlreadyExists, "%s already exists", ent.Location)
+			}
+			if loc, taken := tx.LocationOfID(ent.ID); taken && loc != ent.Location {
+				return occi.Errorf(occi.AlreadyExists, "the id %q is already used by %s", ent.ID, loc)
+			}
+		} else if err := sameRevision(tx, ent); err != nil {
+			return err
+		}
+		if snap.Version() != c.model {
+			if err := validEntity(snap, ent); err != nil {
+				return occi.Errorf(occi.Conflict, "the categories changed while %s was being written, and it no longer fits them: %s", ent.Location, err.Error())
+			}
+		}
+		if err := tx.Put(ent); err != nil {
+			return err
+		}
+	}
+	for _, loc := range c.done {
+		if err := tx.EndIntent(loc); err != nil {
+			return err
+		}
+	}
+	return checkIntegrity(tx, c)
+}
+
+// sameRevision refuses a write over an entity that changed since it was
+// read (or went away).
+func sameRevision(tx *store.Tx, ent *store.Entity) error {
+	cur, err := tx.Entity(ent.Location)
+	if err != nil {
+		return occi.Errorf(occi.Conflict, "%s was deleted meanwhile", ent.Location)
+	}
+	if cur.Revision != ent.Revision {
+		return occi.Errorf(occi.Conflict, "%s was changed meanwhile (revision %d, not %d); read it again", ent.Location, cur.Revision, ent.Revision)
+	}
+	return nil
+}
+
+// checkIntegrity verifies, after the change's writes, that every link it
+// wrote has both ends, and that nothing links to or from what it deleted.
+func checkIntegrity(tx *store.Tx, c *change) error {
+	for _, ent := range c.put {
+		if !ent.IsLink() {
+			continue
+		}
+		for _, end := range []struct{ role, loc string }{{"source", ent.Source.Location}, {"target", ent.Target.Location}} {
+			if isRemote(end.loc) {
+				continue
+			}
+			res, err := tx.Entity(end.loc)
+			if err != nil {
+				return occi.Errorf(occi.Conflict, "link %s: its %s %s was deleted meanwhile", ent.Location, end.role, end.loc)
+			}
+			if res.IsLink() {
+				return occi.Errorf(occi.InvalidArgument, "link %s: its %s %s is a link, not a resource", ent.Location, end.role, end.loc)
+			}
+		}
+	}
+	for _, ent := range c.del {
+		if ent.IsLink() || tx.Exists(ent.Location) {
+			continue
+		}
+		for _, idx := range []store.Index{store.ByTarget, store.BySource} {
+			locs, n, err := tx.Locations(idx, ent.Location, 3)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return occi.Errorf(occi.Conflict, "%s is linked by %d link(s) (%s); delete them first", ent.Location, n, strings.Join(locs, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// validEntity checks a stored entity against a model: its kind and mixins
+// are registered and fit together, and its attributes meet their
+// definitions (the required ones present). Attributes the model does not
+// define are tolerated: providers may report more than the model says.
+func validEntity(snap *registry.Snapshot, ent *store.Entity) error {
+	kind, ok := snap.Kind(ent.Kind)
+	if !ok {
+		return occi.Errorf(occi.InvalidArgument, "kind %s is not registered", ent.Kind)
+	}
+	if ent.IsLink() != snap.IsKindOf(ent.Kind, occi.LinkKindID) {
+		return occi.Errorf(occi.InvalidArgument, "kind %s is not a %s kind any more", kind.ID(), map[bool]string{true: "link", false: "resource"}[ent.IsLink()])
+	}
+	if err := checkMixins(snap, ent.Kind, ent.Mixins); err != nil {
+		return err
+	}
+	set := attributeSet(snap, ent.Kind, ent.Mixins)
+	for name, def := range set {
+		v, ok := ent.Attributes[name]
+		switch {
+		case !ok && def.Required && def.Default == nil:
+			return occi.Errorf(occi.InvalidArgument, "attribute %q is required", name)
+		case ok:
+			if err := def.Check(v); err != nil {
+				return occi.Prefix("attribute "+name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// countAndExample phrases how many entities something concerns, with one
+// of them.
+func countAndExample(n int, example string) string {
+	if n == 1 {
+		return "1 entity (" + example + ")"
+	}
+	return strconv.Itoa(n) + " entities (e.g. " + example + ")"
+}
