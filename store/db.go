@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,6 +62,9 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	instance string
+	// damage is the error every access gets once the file has been seen
+	// damaged (see damage.go).
+	damage atomic.Pointer[error]
 
 	// The group commit's queue. closing is held for reading while a write
 	// is queued and for writing while Close shuts the queue, so that no
@@ -180,7 +184,7 @@ func (db *DB) Close() error {
 // model revision.
 func (db *DB) Categories() (cats map[string]CategoryRecord, bindings map[string]string, revision uint64, err error) {
 	cats, bindings = map[string]CategoryRecord{}, map[string]string{}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketCategories).ForEach(func(k, v []byte) error {
 			var rec CategoryRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -206,7 +210,7 @@ func (db *DB) Categories() (cats map[string]CategoryRecord, bindings map[string]
 
 // View runs fn in a read transaction: everything it reads is one state.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return db.view(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
 }
 
 // Write runs fn in a write transaction shared with the other writers of the
@@ -232,7 +236,7 @@ func storeErr(err error) error {
 // Dump writes every bucket's keys and values, in order, as text: two dumps
 // are equal exactly when the files hold the same data.
 func (db *DB) Dump(w io.Writer) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.view(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := fmt.Fprintf(w, "[%s]\n", name); err != nil {
 				return err

@@ -8,4 +8,10 @@
 // write function sees the file through a Tx, which offers the entity,
 // index, intent and category operations; whatever it checks, it checks
 // against the state it commits to.
+//
+// A damaged file is refused at Open (damage.go walks its pages first, with
+// bounds checks, since bbolt would panic or fault on them); damage met later
+// turns into Unavailable errors naming the file, and the file is then
+// written no more. Check (check.go) runs bbolt's consistency check and
+// ocni's invariants; Backup (backup.go) takes a consistent hot copy.
 package store

@@ -25,11 +25,18 @@ import (
 	_ "github.com/ocni/ocni/backends/libvirt" // the libvirt driver
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/registry"
-	"github.com/ocni/ocni/store"
 	"github.com/ocni/ocni/server"
+	"github.com/ocni/ocni/store"
 )
 
 func main() {
+	if handled, err := runAdmin(context.Background(), os.Args[1:], os.Stdout, os.Stderr); handled {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ocnid:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), os.Args[1:], os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "ocnid:", err)
 		os.Exit(1)
@@ -69,8 +76,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	eng := engine.New(reg, db, engine.Options{Providers: providers, MaxPage: cfg.MaxPage, Logger: logger})
-	reg.SetInUse(eng.InUse)
+	eng := engine.New(reg, db, engine.Options{
+		Providers: providers, MaxPage: cfg.MaxPage, Logger: logger,
+		LockWait: time.Duration(cfg.LockWait * float64(time.Second)),
+	})
 	rep, err := eng.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
@@ -81,8 +90,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		logger.Info("templates registered", "count", n)
 	}
 	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
-	srv := server.New(server.Config{Registry: reg, Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
+	srv := server.New(server.Config{Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
 	eng.RunRefresh(ctx)
+	eng.RunReconciler(ctx, time.Second)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -96,7 +106,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	logger.Info("ocnid started", "version", server.Version, "listen", ln.Addr().String(), "data", cfg.Data, "providers", cfg.ProviderNames())
 	if cfg.DebugListen != "" {
-		stopDebug, err := serveDebug(cfg.DebugListen, logger)
+		stopDebug, err := serveDebug(cfg.DebugListen, db, logger)
 		if err != nil {
 			return err
 		}
