@@ -39,8 +39,6 @@ const gracefulWait = 30 * time.Second
 // The OCCI architectures and libvirt's names for them.
 var architectures = map[string]string{"x86": "i686", "x64": "x86_64"}
 
-func domainName(id string) string { return NamePrefix + id }
-
 // domain is a domain of ours: its handle, its persistent definition and
 // the metadata in it.
 type domain struct {
@@ -49,22 +47,30 @@ type domain struct {
 	meta *meta
 }
 
-// lookupDomain finds the domain made for the compute or link holder id; a
-// domain of that name without our metadata for the id is not ours, and
-// NotFound.
-func (p *Provider) lookupDomain(conn *golibvirt.Libvirt, id string) (*domain, error) {
-	dom, err := conn.DomainLookupByName(domainName(id))
+// findDomain finds the domain made for the compute or link holder id of
+// the instance; a domain of that name without our metadata for the id and
+// instance is not ours, and NotFound.
+func (p *Provider) findDomain(conn *golibvirt.Libvirt, instance, id string) (*domain, error) {
+	name := domainName(instance, id)
+	dom, err := conn.DomainLookupByName(name)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, p.notFound("compute", id)
 		}
-		return nil, p.fail("looking up domain "+domainName(id), err)
+		return nil, p.fail("looking up domain "+name, err)
 	}
-	return p.readDomain(conn, dom, id)
+	d, err := p.readDomain(conn, dom, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.meta.ID != id || d.meta.Instance != instance {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: domain %s was not made for compute %s of this ocni instance", p.name, dom.Name, id)
+	}
+	return d, nil
 }
 
-// readDomain reads a domain's persistent definition and metadata; with an
-// id, a domain whose metadata names another is NotFound.
+// readDomain reads a domain's persistent definition and metadata; a domain
+// without our metadata is NotFound (id names it in the error).
 func (p *Provider) readDomain(conn *golibvirt.Libvirt, dom golibvirt.Domain, id string) (*domain, error) {
 	x, err := conn.DomainGetXMLDesc(dom, golibvirt.DomainXMLSecure|golibvirt.DomainXMLInactive)
 	if err != nil {
@@ -78,8 +84,8 @@ func (p *Provider) readDomain(conn *golibvirt.Libvirt, dom golibvirt.Domain, id 
 		return nil, occi.Errorf(occi.Internal, "libvirt provider %s: domain %s: %w", p.name, dom.Name, err)
 	}
 	m := findMeta(def)
-	if m == nil || (id != "" && m.ID != id) {
-		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: domain %s was not made for compute %s", p.name, dom.Name, id)
+	if m == nil {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: domain %s was not made by ocni", p.name, dom.Name)
 	}
 	return &domain{dom: dom, def: def, meta: m}, nil
 }
@@ -97,16 +103,17 @@ func (p *Provider) liveDef(conn *golibvirt.Libvirt, d *domain) (*node, error) {
 	return def, nil
 }
 
-// ourDomains lists the domains that carry metadata of ours, whichever
-// provider made them.
-func (p *Provider) ourDomains(ctx context.Context, conn *golibvirt.Libvirt) ([]*domain, error) {
+// ourDomains lists the domains of the instance, whichever provider made
+// them: named for the instance and carrying its id in their metadata.
+func (p *Provider) ourDomains(ctx context.Context, conn *golibvirt.Libvirt, instance string) ([]*domain, error) {
 	doms, _, err := conn.ConnectListAllDomains(1, 0)
 	if err != nil {
 		return nil, p.fail("listing domains", err)
 	}
+	prefix := NamePrefix + instanceTag(instance) + "-"
 	var out []*domain
 	for _, dom := range doms {
-		if !strings.HasPrefix(dom.Name, NamePrefix) {
+		if !strings.HasPrefix(dom.Name, prefix) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -119,9 +126,74 @@ func (p *Provider) ourDomains(ctx context.Context, conn *golibvirt.Libvirt) ([]*
 		if err != nil {
 			return nil, err
 		}
+		if d.meta.Instance != instance || dom.Name != domainName(instance, d.meta.ID) {
+			continue
+		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// definition is a domain's persistent definition or the one it runs with,
+// for any domain, ocni's or not.
+type definition struct {
+	name string
+	doc  *node
+	meta *meta // nil when the domain is not ocni's
+}
+
+// allDefinitions reads the persistent and running definitions of every
+// domain of the connection, ocni's or not: what uses a network or a volume
+// is found there.
+func (p *Provider) allDefinitions(ctx context.Context, conn *golibvirt.Libvirt) ([]definition, error) {
+	doms, _, err := conn.ConnectListAllDomains(1, 0)
+	if err != nil {
+		return nil, p.fail("listing domains", err)
+	}
+	var out []definition
+	for _, dom := range doms {
+		if err := ctx.Err(); err != nil {
+			return nil, occi.Errorf(occi.Unavailable, "libvirt provider %s: listing domains: %w", p.name, err)
+		}
+		flags := []golibvirt.DomainXMLFlags{golibvirt.DomainXMLInactive}
+		if active, err := conn.DomainIsActive(dom); err == nil && active != 0 {
+			flags = append(flags, 0)
+		}
+		for _, f := range flags {
+			x, err := conn.DomainGetXMLDesc(dom, f)
+			if isNotFound(err) {
+				break // gone meanwhile
+			}
+			if err != nil {
+				return nil, p.fail("reading domain "+dom.Name, err)
+			}
+			doc, err := parseXML(x)
+			if err != nil {
+				return nil, occi.Errorf(occi.Internal, "libvirt provider %s: domain %s: %w", p.name, dom.Name, err)
+			}
+			out = append(out, definition{name: dom.Name, doc: doc, meta: findMeta(doc)})
+		}
+	}
+	return out, nil
+}
+
+// devicesOf returns the devices of a kind (disk, interface) in a domain
+// definition.
+func devicesOf(def *node, kind string) []*node {
+	devices := def.child("devices")
+	if devices == nil {
+		return nil
+	}
+	return devices.children(kind)
+}
+
+// user names the domain of a definition for an error message: its compute
+// when it is ocni's.
+func (dd definition) user() string {
+	if dd.meta != nil && dd.meta.Location != "" {
+		return "compute " + dd.meta.Location + " (domain " + dd.name + ")"
+	}
+	return "domain " + dd.name
 }
 
 // domainState reads a domain's state.
@@ -136,15 +208,40 @@ func (p *Provider) domainState(conn *golibvirt.Libvirt, d *domain) (golibvirt.Do
 	return golibvirt.DomainState(st), reason, nil
 }
 
-// computeState maps a domain state and its reason to an OCCI compute
-// state and, when there is something to say, a message.
+// computeState maps the state libvirt gives a domain now, with its
+// reason, to an OCCI compute state and, when there is something to say, a
+// message. A domain that libvirt itself holds paused on its way somewhere
+// (QEMU starts every guest paused until it boots, and pauses it to migrate
+// it, snapshot it or dump its memory) is active: taking it for suspended
+// would adopt a guest that boots as one the client paused.
 func computeState(st golibvirt.DomainState, reason int32) (string, string) {
 	switch st {
 	case golibvirt.DomainRunning, golibvirt.DomainBlocked:
 		return "active", ""
 	case golibvirt.DomainPaused:
-		if golibvirt.DomainPausedReason(reason) == golibvirt.DomainPausedIoerror {
+		switch golibvirt.DomainPausedReason(reason) {
+		case golibvirt.DomainPausedStartingUp:
+			return "active", "starting up"
+		case golibvirt.DomainPausedMigration, golibvirt.DomainPausedPostcopy:
+			return "active", "held by libvirt while it migrates"
+		case golibvirt.DomainPausedSnapshot:
+			return "active", "held by libvirt while it takes a snapshot"
+		case golibvirt.DomainPausedDump:
+			return "active", "held by libvirt while it dumps the guest's memory"
+		case golibvirt.DomainPausedShuttingDown:
+			return "active", "shutting down"
+		case golibvirt.DomainPausedCrashed:
+			return "error", "crashed (libvirt: paused, reason crashed)"
+		case golibvirt.DomainPausedPostcopyFailed:
+			return "error", "a post-copy migration failed (libvirt: paused, reason postcopy-failed)"
+		case golibvirt.DomainPausedIoerror:
 			return "suspended", "paused by an I/O error"
+		case golibvirt.DomainPausedWatchdog:
+			return "suspended", "paused by the guest's watchdog"
+		case golibvirt.DomainPausedSave:
+			return "suspended", "being saved to disk"
+		case golibvirt.DomainPausedAPIError:
+			return "suspended", "paused after a failed hypervisor call"
 		}
 		return "suspended", ""
 	case golibvirt.DomainPmsuspended:
@@ -156,13 +253,17 @@ func computeState(st golibvirt.DomainState, reason int32) (string, string) {
 		case golibvirt.DomainShutoffSaved:
 			return "suspended", "saved to disk; start resumes it"
 		case golibvirt.DomainShutoffCrashed:
-			return "error", "the domain crashed"
+			return "error", "crashed (libvirt: shut off, reason crashed)"
 		case golibvirt.DomainShutoffFailed:
-			return "error", "the domain failed to start"
+			return "error", "failed to start (libvirt: shut off, reason failed)"
 		}
 		return "inactive", ""
 	case golibvirt.DomainCrashed:
-		return "error", "the domain crashed"
+		why := "unknown"
+		if golibvirt.DomainCrashedReason(reason) == golibvirt.DomainCrashedPanicked {
+			why = "panicked"
+		}
+		return "error", "crashed (libvirt: crashed, reason " + why + ")"
 	}
 	return "error", "libvirt reports no state for the domain"
 }
@@ -233,7 +334,7 @@ func (p *Provider) domainDef(o *backends.Object, m *meta) (*node, error) {
 	}
 	typ := p.domainType(arch)
 	d := elem("domain", "type", typ)
-	d.add(textElem("name", domainName(o.ID)))
+	d.add(textElem("name", domainName(o.Instance, o.ID)))
 	setDescriptions(d, o)
 	keep(m, o, attrHostname)
 	d.add(elem("metadata").add(m.element()))
@@ -314,11 +415,15 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 		if img, err = p.resolveImage(ctx, conn, tpl); err != nil {
 			return nil, err
 		}
-		m.OSTpl, m.Image, m.Root, m.RootPool = tpl, img.vol.Name, rootName(o.ID), p.storagePool
+		root, err := newRootName(o.Instance, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		m.OSTpl, m.Image, m.Root, m.RootPool = tpl, img.vol.Name, root, p.storagePool
 		setMeta(def, m)
 		addRootDisk(def, m.RootPool, m.Root, img.format)
 	}
-	name := domainName(o.ID)
+	name := domainName(o.Instance, o.ID)
 	defer p.locks.lock("domain:" + name)()
 	if _, err := conn.DomainLookupByName(name); err == nil {
 		return nil, occi.Errorf(occi.AlreadyExists, "libvirt provider %s: domain %s already exists", p.name, name)
@@ -329,6 +434,11 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 		return nil, err
 	}
 	if img != nil {
+		// With no domain of this id, a root volume of the id is what a
+		// crash left; each copy has a name of its own, so one that cannot
+		// go yet (libvirt still filling it) is left to the compute's
+		// Delete and does not block this one.
+		_, _ = p.deleteRoots(ctx, conn, o.Instance, o.ID, 0)
 		unlock := p.locks.lock("volume:" + m.Root)
 		err := p.makeRoot(conn, img, m.Root)
 		unlock()
@@ -338,7 +448,7 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 	}
 	dom, err := p.define(conn, def)
 	if err != nil {
-		return nil, joinUndo(err, p.deleteRoot(conn, m))
+		return nil, joinUndo(err, p.deleteRoot(context.WithoutCancel(ctx), conn, m))
 	}
 	if err := conn.DomainCreate(dom); err != nil {
 		serr := p.fail("starting domain "+name, err)
@@ -346,7 +456,7 @@ func (p *Provider) createCompute(ctx context.Context, o *backends.Object) (map[s
 			// The domain stays, with its root volume.
 			return nil, errors.Join(serr, uerr)
 		}
-		return nil, joinUndo(serr, p.deleteRoot(conn, m))
+		return nil, joinUndo(serr, p.deleteRoot(context.WithoutCancel(ctx), conn, m))
 	}
 	return p.computeObserved(conn, &domain{dom: dom, def: def, meta: m})
 }
@@ -356,7 +466,7 @@ func (p *Provider) retrieveCompute(ctx context.Context, o *backends.Object) (map
 	if err != nil {
 		return nil, err
 	}
-	d, err := p.lookupDomain(conn, o.ID)
+	d, err := p.findDomain(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -380,8 +490,8 @@ func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
-	defer p.locks.lock("domain:" + domainName(o.ID))()
-	d, err := p.lookupDomain(conn, o.ID)
+	defer p.locks.lock("domain:" + domainName(o.Instance, o.ID))()
+	d, err := p.findDomain(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -415,27 +525,43 @@ func (p *Provider) updateCompute(ctx context.Context, o *backends.Object) (map[s
 }
 
 // deleteCompute powers the domain off and removes it, with the links
-// recorded in it and its root volume; the volumes of storages it used
-// stay.
-func (p *Provider) deleteCompute(ctx context.Context, id string) error {
+// recorded in it and its root volumes; the volumes of storages it used
+// stay. Root volumes of the id go even when the domain is gone (undefined
+// behind the server's back, or never defined before a crash): they are
+// reported under the compute's id, and this is where that id's objects go.
+func (p *Provider) deleteCompute(ctx context.Context, instance, id string) error {
 	op := "delete compute " + id
 	conn, err := p.client(ctx, op)
 	if err != nil {
 		return err
 	}
-	defer p.locks.lock("domain:" + domainName(id))()
-	d, err := p.lookupDomain(conn, id)
-	if err != nil {
-		return err
+	defer p.locks.lock("domain:" + domainName(instance, id))()
+	d, err := p.findDomain(conn, instance, id)
+	if errors.Is(err, occi.ErrNotFound) {
+		if cerr := p.check(ctx, op); cerr != nil {
+			return cerr
+		}
+		n, rerr := p.deleteRoots(ctx, conn, instance, id, busyWait)
+		if rerr != nil {
+			return rerr
+		}
+		if n == 0 {
+			return err
+		}
+		return nil
 	}
-	st, _, err := p.domainState(conn, d)
 	if err != nil {
 		return err
 	}
 	if err := p.check(ctx, op); err != nil {
 		return err
 	}
-	if isActive(st) {
+	// A crashed domain is inactive for OCCI but may still hold its
+	// process: destroy whatever libvirt counts as active, or undefine
+	// would only make it transient.
+	if active, err := conn.DomainIsActive(d.dom); err != nil && !isNotFound(err) {
+		return p.fail(op, err)
+	} else if active != 0 {
 		if err := conn.DomainDestroy(d.dom); err != nil && !isCode(err, golibvirt.ErrOperationInvalid) {
 			return p.fail("powering off domain "+d.dom.Name, err)
 		}
@@ -443,7 +569,11 @@ func (p *Provider) deleteCompute(ctx context.Context, id string) error {
 	if err := p.undefine(conn, d.dom); err != nil {
 		return err
 	}
-	return p.deleteRoot(conn, d.meta)
+	if err := p.deleteRoot(ctx, conn, d.meta); err != nil {
+		return err
+	}
+	_, err = p.deleteRoots(ctx, conn, instance, id, busyWait)
+	return err
 }
 
 // computeAction runs start, stop, restart and suspend.
@@ -469,8 +599,8 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 	if err != nil {
 		return nil, err
 	}
-	defer p.locks.lock("domain:" + domainName(o.ID))()
-	d, err := p.lookupDomain(conn, o.ID)
+	defer p.locks.lock("domain:" + domainName(o.Instance, o.ID))()
+	d, err := p.findDomain(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -488,10 +618,16 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 	var callErr error
 	switch action {
 	case occi.StartActionID:
-		switch st {
-		case golibvirt.DomainPaused:
+		switch {
+		case st == golibvirt.DomainPaused && state == "suspended":
 			callErr = conn.DomainResume(d.dom)
-		case golibvirt.DomainShutoff, golibvirt.DomainCrashed, golibvirt.DomainNostate:
+		case st == golibvirt.DomainCrashed:
+			// A crashed domain kept by libvirt still counts as active:
+			// it goes down before it boots again.
+			if callErr = conn.DomainDestroy(d.dom); callErr == nil || isCode(callErr, golibvirt.ErrOperationInvalid) {
+				callErr = conn.DomainCreate(d.dom)
+			}
+		case st == golibvirt.DomainShutoff, st == golibvirt.DomainNostate:
 			// A domain saved by hibernate resumes from its image.
 			callErr = conn.DomainCreate(d.dom)
 		default:
@@ -502,6 +638,10 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 		case st == golibvirt.DomainShutoff && golibvirt.DomainShutoffReason(reason) == golibvirt.DomainShutoffSaved:
 			// Hibernated: forgetting the saved state stops it.
 			callErr = conn.DomainManagedSaveRemove(d.dom, 0)
+		case st == golibvirt.DomainCrashed:
+			// Nothing in a crashed guest hears a request: whatever the
+			// method, libvirt lets the domain go.
+			callErr = conn.DomainDestroy(d.dom)
 		case !isActive(st):
 			return nil, refuse()
 		case method == "poweroff":
@@ -531,7 +671,7 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 			}
 			callErr = conn.DomainSuspend(d.dom)
 		case "hibernate":
-			if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked && st != golibvirt.DomainPaused {
+			if st != golibvirt.DomainRunning && st != golibvirt.DomainBlocked && (st != golibvirt.DomainPaused || state != "suspended") {
 				return nil, refuse()
 			}
 			callErr = conn.DomainManagedSave(d.dom, 0)

@@ -6,13 +6,15 @@
 // protocol to libvirtd over its unix socket (go-libvirt), so it needs no C
 // library.
 //
-// Every object it makes carries the OCCI id: domains and networks are named
-// "ocni-<id>" and hold an <ocni:entity> element in their <metadata>, with
-// the id, location, kind and provider name; volumes are named "ocni-<id>";
-// links are recorded in their compute's <ocni:entity> element beside the
-// device they describe, and so is the root volume "ocni-<id>-root" of a
-// compute made from an OS template. List finds them again after a crash,
-// and Delete removes them with only the id known.
+// Every object it makes carries the ocni instance (the data file) and the
+// OCCI id, so that servers sharing a libvirtd never take each other's
+// objects: names are "ocni-<instance tag>-<id>" (names.go), and domains and
+// networks hold an <ocni:entity> element in their <metadata>, with the id,
+// instance, location, kind and provider name; a volume's name is its only
+// tag. Links are recorded in their compute's <ocni:entity> element beside
+// the device they describe, and so is the root volume of a compute made
+// from an OS template. List finds an instance's objects again after a
+// crash, and Delete removes them with only the id and instance known.
 //
 // Retrieve always reads libvirt: it is the state refresh. The driver keeps
 // no copy of the VIM's state, so an object removed behind the server's back
@@ -63,7 +65,7 @@ const (
 )
 
 // NamePrefix starts the libvirt name of every domain, network and volume
-// the driver makes: "ocni-" and the OCCI id.
+// the driver makes; the instance's tag and the OCCI id follow (names.go).
 const NamePrefix = "ocni-"
 
 // MetadataNS is the namespace of the <ocni:entity> element that domains and
@@ -522,6 +524,9 @@ func (p *Provider) Create(ctx context.Context, o *backends.Object) (map[string]a
 	if err := xmlSafe(o); err != nil {
 		return nil, err
 	}
+	if err := p.checkID(o); err != nil {
+		return nil, err
+	}
 	switch familyOf(o) {
 	case famCompute:
 		return p.createCompute(ctx, o)
@@ -568,34 +573,46 @@ func (p *Provider) Update(ctx context.Context, old, o *backends.Object) (map[str
 	return nil, p.unservedKind(o)
 }
 
-// Delete implements backends.Provider. An object with only its id set (an
-// orphan found by List) is looked for among domains, networks, volumes and
-// the links recorded in domains.
+// Delete implements backends.Provider. An object with only its id and
+// instance set (an orphan found by List) is looked for among the
+// instance's domains (with their root volumes), networks, volumes and the
+// links recorded in domains.
 func (p *Provider) Delete(ctx context.Context, o *backends.Object) error {
 	switch familyOf(o) {
 	case famCompute:
-		return p.deleteCompute(ctx, o.ID)
+		return p.deleteCompute(ctx, o.Instance, o.ID)
 	case famNetwork:
-		return p.deleteNetwork(ctx, o.ID)
+		return p.deleteNetwork(ctx, o.Instance, o.ID)
 	case famStorage:
-		return p.deleteStorage(ctx, o.ID)
+		return p.deleteStorage(ctx, o.Instance, o.ID)
 	case famNetworkInterface, famStorageLink:
 		return p.deleteLink(ctx, o)
 	}
 	if o.Kind != "" {
 		return p.unservedKind(o)
 	}
-	return p.deleteByID(ctx, o.ID)
+	return p.deleteByID(ctx, o.Instance, o.ID)
 }
 
-func (p *Provider) deleteByID(ctx context.Context, id string) error {
-	for _, del := range []func(context.Context, string) error{p.deleteCompute, p.deleteNetwork, p.deleteStorage} {
-		err := del(ctx, id)
-		if !errors.Is(err, occi.ErrNotFound) {
+// deleteByID removes whatever the instance holds under the id. Ids are
+// unique within an instance, so at most one kind of object answers; each
+// is tried all the same, so that nothing of the id is left.
+func (p *Provider) deleteByID(ctx context.Context, instance, id string) error {
+	found := false
+	for _, del := range []func(context.Context, string, string) error{p.deleteCompute, p.deleteNetwork, p.deleteStorage} {
+		err := del(ctx, instance, id)
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, occi.ErrNotFound):
 			return err
 		}
 	}
-	return p.deleteLink(ctx, &backends.Object{ID: id})
+	err := p.deleteLink(ctx, &backends.Object{ID: id, Instance: instance})
+	if found && errors.Is(err, occi.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Action implements backends.Provider.
@@ -626,27 +643,23 @@ func (p *Provider) unimplementedAction(o *backends.Object, action string) error 
 	return occi.Errorf(occi.Unimplemented, "libvirt provider %s: action %s is not implemented for kind %s%s", p.name, action, o.Kind, why)
 }
 
-// List implements backends.Provider: the ids of the domains and networks
-// that carry this provider's name in their metadata, of the links recorded
-// in those domains, and of the volumes named ocni-<id> in the storage pool
-// but the root volumes of domains, which go with their domain. A root
-// volume no domain claims (its domain is gone) counts as a volume: the id
-// ocni-<id>-root gives is <id>-root, and Delete of that id removes it.
-func (p *Provider) List(ctx context.Context) ([]string, error) {
+// List implements backends.Provider: the ids of the instance's domains
+// and networks that carry this provider's name in their metadata, of the
+// links recorded in those domains, and of the instance's volumes in the
+// storage pool. A root volume is listed under its compute's id, read from
+// its name, whether its domain is there or not: the engine never deletes
+// the objects of an id whose entity exists.
+func (p *Provider) List(ctx context.Context, instance string) ([]string, error) {
 	conn, err := p.client(ctx, "list")
 	if err != nil {
 		return nil, err
 	}
 	var ids []string
-	doms, err := p.ourDomains(ctx, conn)
+	doms, err := p.ourDomains(ctx, conn, instance)
 	if err != nil {
 		return nil, err
 	}
-	roots := map[string]bool{}
 	for _, d := range doms {
-		if d.meta.Root != "" && p.rootPool(d.meta) == p.storagePool {
-			roots[d.meta.Root] = true
-		}
 		if d.meta.Provider != p.name {
 			continue
 		}
@@ -655,7 +668,7 @@ func (p *Provider) List(ctx context.Context) ([]string, error) {
 			ids = append(ids, l.ID)
 		}
 	}
-	nets, err := p.ourNetworks(ctx, conn)
+	nets, err := p.ourNetworks(ctx, conn, instance)
 	if err != nil {
 		return nil, err
 	}
@@ -664,14 +677,12 @@ func (p *Provider) List(ctx context.Context) ([]string, error) {
 			ids = append(ids, n.meta.ID)
 		}
 	}
-	vols, err := p.ourVolumes(ctx, conn)
+	vols, err := p.ourVolumes(ctx, conn, instance)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range vols {
-		if !roots[v.Name] {
-			ids = append(ids, strings.TrimPrefix(v.Name, NamePrefix))
-		}
+		ids = append(ids, v.id)
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil

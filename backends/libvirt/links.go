@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -102,18 +103,18 @@ func findDevice(def *node, l *linkMeta) *node {
 	return nil
 }
 
-// domainAt finds the domain of the compute at a location: the engine
-// places an entity at a path ending with its id, and the metadata says
-// where its compute is.
-func (p *Provider) domainAt(ctx context.Context, conn *golibvirt.Libvirt, location string) (*domain, error) {
-	d, err := p.lookupDomain(conn, idOfLocation(location))
+// domainAt finds the domain of the instance's compute at a location: the
+// engine places an entity at a path ending with its id, and the metadata
+// says where its compute is.
+func (p *Provider) domainAt(ctx context.Context, conn *golibvirt.Libvirt, instance, location string) (*domain, error) {
+	d, err := p.findDomain(conn, instance, idOfLocation(location))
 	switch {
 	case err == nil && (d.meta.Location == location || d.meta.Location == ""):
 		return d, nil
 	case err != nil && !errors.Is(err, occi.ErrNotFound):
 		return nil, err
 	}
-	doms, err := p.ourDomains(ctx, conn)
+	doms, err := p.ourDomains(ctx, conn, instance)
 	if err != nil {
 		return nil, err
 	}
@@ -125,16 +126,16 @@ func (p *Provider) domainAt(ctx context.Context, conn *golibvirt.Libvirt, locati
 	return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: no compute at %s", p.name, location)
 }
 
-// networkAt finds the network at a location.
-func (p *Provider) networkAt(ctx context.Context, conn *golibvirt.Libvirt, location string) (*network, error) {
-	n, err := p.lookupNetwork(conn, idOfLocation(location))
+// networkAt finds the instance's network at a location.
+func (p *Provider) networkAt(ctx context.Context, conn *golibvirt.Libvirt, instance, location string) (*network, error) {
+	n, err := p.findNetwork(conn, instance, idOfLocation(location))
 	switch {
 	case err == nil && (n.meta.Location == location || n.meta.Location == ""):
 		return n, nil
 	case err != nil && !errors.Is(err, occi.ErrNotFound):
 		return nil, err
 	}
-	nets, err := p.ourNetworks(ctx, conn)
+	nets, err := p.ourNetworks(ctx, conn, instance)
 	if err != nil {
 		return nil, err
 	}
@@ -147,10 +148,11 @@ func (p *Provider) networkAt(ctx context.Context, conn *golibvirt.Libvirt, locat
 }
 
 // linkDomain finds the domain that records a link: its source's, or any
-// of ours when the source is not known (an orphan) or does not have it.
+// of the instance's when the source is not known (an orphan) or does not
+// have it.
 func (p *Provider) linkDomain(ctx context.Context, conn *golibvirt.Libvirt, o *backends.Object) (*domain, *linkMeta, error) {
 	if o.Source != "" {
-		d, err := p.domainAt(ctx, conn, o.Source)
+		d, err := p.domainAt(ctx, conn, o.Instance, o.Source)
 		if err == nil {
 			if l := d.meta.link(o.ID); l != nil {
 				return d, l, nil
@@ -159,7 +161,7 @@ func (p *Provider) linkDomain(ctx context.Context, conn *golibvirt.Libvirt, o *b
 			return nil, nil, err
 		}
 	}
-	doms, err := p.ourDomains(ctx, conn)
+	doms, err := p.ourDomains(ctx, conn, o.Instance)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +181,7 @@ func (p *Provider) lockLink(ctx context.Context, conn *golibvirt.Libvirt, o *bac
 		return nil, nil, nil, err
 	}
 	unlock := p.locks.lock("domain:" + found.dom.Name)
-	d, err := p.lookupDomain(conn, found.meta.ID)
+	d, err := p.findDomain(conn, o.Instance, found.meta.ID)
 	if err != nil {
 		unlock()
 		return nil, nil, nil, err
@@ -192,29 +194,53 @@ func (p *Provider) lockLink(ctx context.Context, conn *golibvirt.Libvirt, o *bac
 	return d, l, unlock, nil
 }
 
-// linkObserved is what libvirt says of a link: active when its device is
-// plugged in the running domain, inactive when it is only in the
-// definition; NotFound when the device is gone.
+// hasLiveDef reports whether libvirt holds a running definition of a
+// domain in the state: it has a process, even a crashed one.
+func hasLiveDef(st golibvirt.DomainState) bool {
+	return isActive(st) || st == golibvirt.DomainCrashed
+}
+
+// linkObserved is what libvirt says of a link now, from its compute's
+// current state: active when its device is in the running domain and the
+// compute is active; inactive, saying why, when the compute is suspended,
+// stopped or in error, or when the device is only in the definition (it is
+// plugged at the next start). NotFound when the device is in neither
+// definition.
 func (p *Provider) linkObserved(conn *golibvirt.Libvirt, d *domain, l *linkMeta) (map[string]any, error) {
-	if findDevice(d.def, l) == nil {
-		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: the device of %s %s is gone from domain %s", p.name, l.Family, l.ID, d.dom.Name)
-	}
-	st, _, err := p.domainState(conn, d)
+	st, reason, err := p.domainState(conn, d)
 	if err != nil {
 		return nil, err
 	}
-	stateAttr, msgAttr := stateAttrs(l.Family)
-	out := map[string]any{stateAttr: "inactive", msgAttr: nil}
-	if isActive(st) {
+	inDef := findDevice(d.def, l) != nil
+	inLive := false
+	if hasLiveDef(st) {
 		live, err := p.liveDef(conn, d)
+		if isNotFound(err) || errors.Is(err, occi.ErrNotFound) {
+			return nil, p.notFound("compute", d.meta.ID)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if findDevice(live, l) != nil {
-			out[stateAttr] = "active"
-		} else {
-			out[msgAttr] = "in the compute's definition; plugged at its next start"
+		inLive = findDevice(live, l) != nil
+	}
+	if !inDef && !inLive {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: the device of %s %s is gone from domain %s", p.name, l.Family, l.ID, d.dom.Name)
+	}
+	compute, why := computeState(st, reason)
+	stateAttr, msgAttr := stateAttrs(l.Family)
+	out := map[string]any{stateAttr: "inactive", msgAttr: nil}
+	switch {
+	case compute == "active" && inLive:
+		out[stateAttr] = "active"
+		if !inDef {
+			out[msgAttr] = "no longer in the compute's definition: it leaves at the compute's next stop"
 		}
+	case compute == "active":
+		out[msgAttr] = "in the compute's definition; plugged at its next start"
+	case compute == "suspended":
+		out[msgAttr] = "the compute is suspended"
+	case compute == "error":
+		out[msgAttr] = "the compute is in error: " + why
 	}
 	if l.Family == familyNetworkInterface {
 		out[attrMAC] = l.MAC
@@ -229,7 +255,7 @@ func (p *Provider) linkMetaOf(ctx context.Context, conn *golibvirt.Libvirt, o *b
 		return nil, p.invalid("%s %s has no source compute", l.Family, o.ID)
 	}
 	if l.Family == familyNetworkInterface {
-		n, err := p.networkAt(ctx, conn, o.Target)
+		n, err := p.networkAt(ctx, conn, o.Instance, o.Target)
 		if errors.Is(err, occi.ErrNotFound) {
 			return nil, occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: network %s is not on this provider", p.name, o.Target)
 		}
@@ -248,7 +274,7 @@ func (p *Provider) linkMetaOf(ctx context.Context, conn *golibvirt.Libvirt, o *b
 		}
 		return l, nil
 	}
-	vol, err := p.lookupVolume(conn, idOfLocation(o.Target))
+	vol, err := p.findVolume(conn, o.Instance, idOfLocation(o.Target))
 	if errors.Is(err, occi.ErrNotFound) {
 		return nil, occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: storage %s is not on this provider", p.name, o.Target)
 	}
@@ -274,16 +300,98 @@ func (p *Provider) plug(conn *golibvirt.Libvirt, d *domain, dev *node) error {
 	return nil
 }
 
-// unplug removes a link's device from a running domain, if it is there.
-func (p *Provider) unplug(conn *golibvirt.Libvirt, d *domain, l *linkMeta) error {
-	live, err := p.liveDef(conn, d)
-	if err != nil {
+// detachWait bounds how long a detach waits, after libvirt's answer, for
+// the guest to release the device. libvirt itself answers after its own
+// wait (5 s for QEMU) whether or not the device went.
+var detachWait = 10 * time.Second
+
+// detach removes a link's device from the running domain, and confirms it
+// against the domain's live definition: libvirt's answer only says that
+// the guest was asked. A device the guest has not released is a Conflict,
+// one this hypervisor cannot unplug a FailedPrecondition: either way
+// nothing changed, and the link stays. (A crashed domain runs no guest to
+// ask: its devices leave when it is destroyed, and callers skip it.)
+func (p *Provider) detach(ctx context.Context, conn *golibvirt.Libvirt, d *domain, l *linkMeta) error {
+	var dev *node
+	present := func() (bool, error) {
+		st, _, err := p.domainState(conn, d)
+		if err != nil || !hasLiveDef(st) {
+			return false, err
+		}
+		live, err := p.liveDef(conn, d)
+		if err != nil {
+			return false, err
+		}
+		dev = findDevice(live, l)
+		return dev != nil, nil
+	}
+	if there, err := present(); err != nil || !there {
 		return err
 	}
-	if dev := findDevice(live, l); dev != nil {
-		return p.unplugDevice(conn, d, dev)
+	what := l.Family + " " + l.Location
+	if l.Location == "" {
+		what = l.Family + " " + l.ID
 	}
-	return nil
+	err := settleDetach(ctx, detachWait, func() error {
+		// The live element, with the alias and address libvirt gave it,
+		// names the device exactly.
+		return conn.DomainDetachDeviceFlags(d.dom, dev.String(), uint32(golibvirt.DomainDeviceModifyLive))
+	}, present)
+	var oe *occi.Error
+	if err == nil || !errors.As(err, &oe) {
+		if err != nil {
+			return p.fail("unplugging the device of "+what+" from "+d.dom.Name, err)
+		}
+		return nil
+	}
+	return occi.Errorf(oe.Code, "libvirt provider %s: cannot take the device of %s out of compute %s (domain %s): %w", p.name, what, d.meta.Location, d.dom.Name, err)
+}
+
+// settleDetach asks for a detach and waits, at most wait or until ctx is
+// done, for present to say the device is gone. It returns nil once it is;
+// a FailedPrecondition when the hypervisor cannot unplug devices from a
+// running domain; a Conflict, with libvirt's message when it gave one,
+// when the device is still there; libvirt's other errors as they are.
+func settleDetach(ctx context.Context, wait time.Duration, detach func() error, present func() (bool, error)) error {
+	callErr := detach()
+	var lverr golibvirt.Error
+	isLibvirt := errors.As(callErr, &lverr)
+	switch {
+	case callErr == nil, isCode(callErr, golibvirt.ErrDeviceMissing):
+	case unsupported(callErr):
+		return occi.Errorf(occi.FailedPrecondition, "the hypervisor cannot unplug devices from a running domain (libvirt: %s); stop the compute first", lverr.Message)
+	case !isLibvirt:
+		return callErr
+	}
+	// A refusal that says an unplug is under way (a second request while
+	// the guest still handles the first) waits like an accepted request;
+	// another refusal is checked once.
+	deadline := time.Now()
+	if callErr == nil || isCode(callErr, golibvirt.ErrDeviceMissing) || strings.Contains(lverr.Message, "in the process of unplug") {
+		deadline = deadline.Add(wait)
+	}
+	for {
+		there, err := present()
+		if err != nil {
+			return err
+		}
+		if !there {
+			return nil
+		}
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			break
+		}
+		timer := time.NewTimer(min(200*time.Millisecond, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	if callErr != nil && !isCode(callErr, golibvirt.ErrDeviceMissing) {
+		return occi.Errorf(occi.Conflict, "the guest has not released the device (libvirt: %s)", lverr.Message)
+	}
+	return occi.Errorf(occi.Conflict, "libvirt asked the guest to release the device, and it is still in the running domain after %s; try again, or stop the compute first", wait)
 }
 
 // createLink adds the device to the source domain's definition, records
@@ -298,15 +406,25 @@ func (p *Provider) createLink(ctx context.Context, o *backends.Object) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	src, err := p.domainAt(ctx, conn, o.Source)
+	src, err := p.domainAt(ctx, conn, o.Instance, o.Source)
 	if errors.Is(err, occi.ErrNotFound) {
 		return nil, occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: compute %s is not on this provider", p.name, o.Source)
 	}
 	if err != nil {
 		return nil, err
 	}
+	if l.Family == familyStorageLink {
+		// Held until the disk is defined, so that the storage's Delete
+		// either sees the disk or has removed the volume before.
+		defer p.locks.lock("volume:" + l.Volume)()
+		if _, err := p.findVolume(conn, o.Instance, idOfLocation(o.Target)); errors.Is(err, occi.ErrNotFound) {
+			return nil, occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: storage %s is not on this provider", p.name, o.Target)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	defer p.locks.lock("domain:" + src.dom.Name)()
-	d, err := p.lookupDomain(conn, src.meta.ID)
+	d, err := p.findDomain(conn, o.Instance, src.meta.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -408,6 +526,13 @@ func (p *Provider) updateLink(ctx context.Context, _, o *backends.Object) (map[s
 	if err := p.check(ctx, op); err != nil {
 		return nil, err
 	}
+	if replug && isActive(st) {
+		// The old device leaves the running domain first: until it has,
+		// nothing changes.
+		if err := p.detach(ctx, conn, d, l); err != nil {
+			return nil, err
+		}
+	}
 	if replug {
 		devices := d.def.child("devices")
 		devices.remove(func(k *node) bool { return k == oldDev })
@@ -419,9 +544,6 @@ func (p *Provider) updateLink(ctx context.Context, _, o *backends.Object) (map[s
 		return nil, err
 	}
 	if replug && isActive(st) {
-		if err := p.unplugDevice(conn, d, oldDev); err != nil {
-			return nil, err
-		}
 		if err := p.plug(conn, d, newDev); err != nil {
 			return nil, p.fail("plugging the device of "+o.ID+" into "+d.dom.Name, err)
 		}
@@ -429,19 +551,11 @@ func (p *Provider) updateLink(ctx context.Context, _, o *backends.Object) (map[s
 	return p.linkObserved(conn, d, l)
 }
 
-// unplugDevice removes a device, as it is in the definition, from the
-// running domain.
-func (p *Provider) unplugDevice(conn *golibvirt.Libvirt, d *domain, dev *node) error {
-	err := conn.DomainDetachDeviceFlags(d.dom, dev.String(), uint32(golibvirt.DomainDeviceModifyLive))
-	if err != nil && !unsupported(err) && !isCode(err, golibvirt.ErrDeviceMissing) {
-		return p.fail("unplugging a device from "+d.dom.Name, err)
-	}
-	return nil
-}
-
-// deleteLink unplugs the device, removes it from the definition and drops
-// the record. A record whose device was already gone is dropped, and the
-// link is NotFound.
+// deleteLink unplugs the device from the running domain, confirmed (see
+// detach), then removes it from the definition and drops the record. A
+// device that does not leave the running domain keeps everything as it
+// was. A record whose device was already gone is dropped, and the link is
+// NotFound.
 func (p *Provider) deleteLink(ctx context.Context, o *backends.Object) error {
 	op := "delete link " + o.ID
 	conn, err := p.client(ctx, op)
@@ -460,8 +574,14 @@ func (p *Provider) deleteLink(ctx context.Context, o *backends.Object) error {
 	if err := p.check(ctx, op); err != nil {
 		return err
 	}
+	plugged := false
 	if isActive(st) {
-		if err := p.unplug(conn, d, l); err != nil {
+		live, err := p.liveDef(conn, d)
+		if err != nil {
+			return err
+		}
+		plugged = findDevice(live, l) != nil
+		if err := p.detach(ctx, conn, d, l); err != nil {
 			return err
 		}
 	}
@@ -474,7 +594,7 @@ func (p *Provider) deleteLink(ctx context.Context, o *backends.Object) error {
 	if _, err := p.define(conn, d.def); err != nil {
 		return err
 	}
-	if dev == nil {
+	if dev == nil && !plugged {
 		return occi.Errorf(occi.NotFound, "libvirt provider %s: the device of %s %s was already gone from domain %s", p.name, l.Family, l.ID, d.dom.Name)
 	}
 	return nil

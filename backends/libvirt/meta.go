@@ -15,11 +15,13 @@ import (
 const metaPrefix = "ocni"
 
 // meta is what the <ocni:entity> element of a domain or network says: the
-// entity it was made for, by which provider, the attributes libvirt has no
-// place for, and (for a domain) the links whose devices it carries and the
-// OS template it was made from.
+// entity it was made for, of which ocni instance, by which provider, the
+// attributes libvirt has no place for, and (for a domain) the links whose
+// devices it carries and the OS template it was made from.
 type meta struct {
 	ID, Location, Kind, Provider string
+	// Instance is the ocni instance (data file) the entity belongs to.
+	Instance string
 	// Attrs are attributes kept for the entity (hostname, label, VLAN).
 	Attrs map[string]string
 	Links []*linkMeta
@@ -53,7 +55,7 @@ const (
 // element encodes the metadata as an <ocni:entity> element.
 func (m *meta) element() *node {
 	q := func(local string) string { return metaPrefix + ":" + local }
-	e := elem(q("entity"), "xmlns:"+metaPrefix, MetadataNS, "id", m.ID, "location", m.Location, "kind", m.Kind, "provider", m.Provider)
+	e := elem(q("entity"), "xmlns:"+metaPrefix, MetadataNS, "id", m.ID, "instance", m.Instance, "location", m.Location, "kind", m.Kind, "provider", m.Provider)
 	for _, kv := range [][2]string{{"os_tpl", m.OSTpl}, {"image", m.Image}, {"root", m.Root}, {"root_pool", m.RootPool}} {
 		if kv[1] != "" {
 			e.set(kv[0], kv[1])
@@ -85,7 +87,7 @@ func (m *meta) element() *node {
 // metaOf decodes an <ocni:entity> element, whatever its prefix.
 func metaOf(e *node) *meta {
 	m := &meta{
-		ID: e.get("id"), Location: e.get("location"), Kind: e.get("kind"), Provider: e.get("provider"), Attrs: map[string]string{},
+		ID: e.get("id"), Instance: e.get("instance"), Location: e.get("location"), Kind: e.get("kind"), Provider: e.get("provider"), Attrs: map[string]string{},
 		OSTpl: e.get("os_tpl"), Image: e.get("image"), Root: e.get("root"), RootPool: e.get("root_pool"),
 	}
 	for _, a := range e.children("attribute") {
@@ -140,7 +142,7 @@ func (m *meta) dropLink(id string) {
 
 // newMeta starts the metadata of an object.
 func (p *Provider) newMeta(o *backends.Object) *meta {
-	return &meta{ID: o.ID, Location: o.Location, Kind: o.Kind, Provider: p.name, Attrs: map[string]string{}}
+	return &meta{ID: o.ID, Instance: o.Instance, Location: o.Location, Kind: o.Kind, Provider: p.name, Attrs: map[string]string{}}
 }
 
 // Attribute values, as the engine hands them: JSON numbers are float64,

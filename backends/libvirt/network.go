@@ -26,8 +26,6 @@ const (
 	attrAllocation     = "occi.network.allocation"
 )
 
-func networkName(id string) string { return NamePrefix + id }
-
 // network is a network of ours: its handle, persistent definition and
 // metadata.
 type network struct {
@@ -36,17 +34,28 @@ type network struct {
 	meta *meta
 }
 
-func (p *Provider) lookupNetwork(conn *golibvirt.Libvirt, id string) (*network, error) {
-	n, err := conn.NetworkLookupByName(networkName(id))
+// findNetwork finds the network made for the id of the instance.
+func (p *Provider) findNetwork(conn *golibvirt.Libvirt, instance, id string) (*network, error) {
+	name := networkName(instance, id)
+	n, err := conn.NetworkLookupByName(name)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, p.notFound("network", id)
 		}
-		return nil, p.fail("looking up network "+networkName(id), err)
+		return nil, p.fail("looking up network "+name, err)
 	}
-	return p.readNetwork(conn, n, id)
+	nw, err := p.readNetwork(conn, n, id)
+	if err != nil {
+		return nil, err
+	}
+	if nw.meta.ID != id || nw.meta.Instance != instance {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: network %s was not made for network %s of this ocni instance", p.name, n.Name, id)
+	}
+	return nw, nil
 }
 
+// readNetwork reads a network's persistent definition and metadata; a
+// network without our metadata is NotFound.
 func (p *Provider) readNetwork(conn *golibvirt.Libvirt, n golibvirt.Network, id string) (*network, error) {
 	x, err := networkXML(conn, n)
 	if err != nil {
@@ -60,8 +69,8 @@ func (p *Provider) readNetwork(conn *golibvirt.Libvirt, n golibvirt.Network, id 
 		return nil, occi.Errorf(occi.Internal, "libvirt provider %s: network %s: %w", p.name, n.Name, err)
 	}
 	m := findMeta(def)
-	if m == nil || (id != "" && m.ID != id) {
-		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: network %s was not made for network %s", p.name, n.Name, id)
+	if m == nil {
+		return nil, occi.Errorf(occi.NotFound, "libvirt provider %s: network %s was not made by ocni", p.name, n.Name)
 	}
 	return &network{net: n, def: def, meta: m}, nil
 }
@@ -76,15 +85,17 @@ func networkXML(conn *golibvirt.Libvirt, n golibvirt.Network) (string, error) {
 	return x, err
 }
 
-// ourNetworks lists the networks that carry metadata of ours.
-func (p *Provider) ourNetworks(ctx context.Context, conn *golibvirt.Libvirt) ([]*network, error) {
+// ourNetworks lists the networks of the instance: named for it and
+// carrying its id in their metadata.
+func (p *Provider) ourNetworks(ctx context.Context, conn *golibvirt.Libvirt, instance string) ([]*network, error) {
 	nets, _, err := conn.ConnectListAllNetworks(1, 0)
 	if err != nil {
 		return nil, p.fail("listing networks", err)
 	}
+	prefix := NamePrefix + instanceTag(instance) + "-"
 	var out []*network
 	for _, n := range nets {
-		if !strings.HasPrefix(n.Name, NamePrefix) {
+		if !strings.HasPrefix(n.Name, prefix) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -96,6 +107,9 @@ func (p *Provider) ourNetworks(ctx context.Context, conn *golibvirt.Libvirt) ([]
 		}
 		if err != nil {
 			return nil, err
+		}
+		if nw.meta.Instance != instance || n.Name != networkName(instance, nw.meta.ID) {
+			continue
 		}
 		out = append(out, nw)
 	}
@@ -232,7 +246,7 @@ func (p *Provider) networkDef(o *backends.Object) (*node, error) {
 		return nil, err
 	}
 	d := elem("network")
-	d.add(textElem("name", networkName(o.ID)))
+	d.add(textElem("name", networkName(o.Instance, o.ID)))
 	d.add(elem("metadata").add(p.networkMeta(o).element()))
 	if ip != nil {
 		d.add(ip.element())
@@ -274,7 +288,7 @@ func (p *Provider) createNetwork(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
-	name := networkName(o.ID)
+	name := networkName(o.Instance, o.ID)
 	defer p.locks.lock("network:" + name)()
 	if _, err := conn.NetworkLookupByName(name); err == nil {
 		return nil, occi.Errorf(occi.AlreadyExists, "libvirt provider %s: network %s already exists", p.name, name)
@@ -302,7 +316,7 @@ func (p *Provider) retrieveNetwork(ctx context.Context, o *backends.Object) (map
 	if err != nil {
 		return nil, err
 	}
-	n, err := p.lookupNetwork(conn, o.ID)
+	n, err := p.findNetwork(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -321,8 +335,8 @@ func (p *Provider) updateNetwork(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
-	defer p.locks.lock("network:" + networkName(o.ID))()
-	n, err := p.lookupNetwork(conn, o.ID)
+	defer p.locks.lock("network:" + networkName(o.Instance, o.ID))()
+	n, err := p.findNetwork(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -342,16 +356,21 @@ func (p *Provider) updateNetwork(ctx context.Context, o *backends.Object) (map[s
 	return p.networkObserved(conn, n, o)
 }
 
-// deleteNetwork stops the network and removes it.
-func (p *Provider) deleteNetwork(ctx context.Context, id string) error {
+// deleteNetwork stops the network and removes it, unless a domain, ours
+// or not, has an interface on it: that would cut the guest off, and its
+// next start would fail.
+func (p *Provider) deleteNetwork(ctx context.Context, instance, id string) error {
 	op := "delete network " + id
 	conn, err := p.client(ctx, op)
 	if err != nil {
 		return err
 	}
-	defer p.locks.lock("network:" + networkName(id))()
-	n, err := p.lookupNetwork(conn, id)
+	defer p.locks.lock("network:" + networkName(instance, id))()
+	n, err := p.findNetwork(conn, instance, id)
 	if err != nil {
+		return err
+	}
+	if err := p.networkUnused(ctx, conn, n, id); err != nil {
 		return err
 	}
 	if err := p.check(ctx, op); err != nil {
@@ -384,8 +403,8 @@ func (p *Provider) networkAction(ctx context.Context, o *backends.Object, action
 	if err != nil {
 		return nil, err
 	}
-	defer p.locks.lock("network:" + networkName(o.ID))()
-	n, err := p.lookupNetwork(conn, o.ID)
+	defer p.locks.lock("network:" + networkName(o.Instance, o.ID))()
+	n, err := p.findNetwork(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -412,4 +431,43 @@ func (p *Provider) networkAction(ctx context.Context, o *backends.Object, action
 		return nil, p.fail(op, err)
 	}
 	return p.networkObserved(conn, n, o)
+}
+
+// networkUnused refuses, naming the user, a network that a domain's
+// definition or running devices have an interface on.
+func (p *Provider) networkUnused(ctx context.Context, conn *golibvirt.Libvirt, n *network, id string) error {
+	bridge := ""
+	if b := n.def.child("bridge"); b != nil {
+		bridge = b.get("name")
+	}
+	docs, err := p.allDefinitions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, dd := range docs {
+		for _, iface := range devicesOf(dd.doc, "interface") {
+			src := iface.child("source")
+			if src == nil {
+				continue
+			}
+			onNetwork := iface.get("type") == "network" && src.get("network") == n.net.Name
+			onBridge := bridge != "" && iface.get("type") == "bridge" && src.get("bridge") == bridge
+			if !onNetwork && !onBridge {
+				continue
+			}
+			how := "an interface"
+			if m := iface.child("mac"); m != nil {
+				how = "the interface " + m.get("address")
+				if dd.meta != nil {
+					for _, l := range dd.meta.Links {
+						if l.Family == familyNetworkInterface && strings.EqualFold(l.MAC, m.get("address")) {
+							how = "network interface " + l.Location
+						}
+					}
+				}
+			}
+			return occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: cannot delete network %s: %s has %s on it", p.name, id, dd.user(), how)
+		}
+	}
+	return nil
 }

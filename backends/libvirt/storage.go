@@ -2,9 +2,11 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -26,7 +28,10 @@ const (
 	sizeSlack = 1 << 20
 )
 
-func volumeName(id string) string { return NamePrefix + id }
+// busyWait bounds how long a volume's deletion waits while libvirt says
+// the volume is busy (still being allocated, as a copy a crash
+// interrupted is until libvirt finishes it).
+var busyWait = 10 * time.Second
 
 // pool looks up the storage pool of volumes.
 func (p *Provider) pool(conn *golibvirt.Libvirt) (golibvirt.StoragePool, error) {
@@ -40,23 +45,35 @@ func (p *Provider) pool(conn *golibvirt.Libvirt) (golibvirt.StoragePool, error) 
 	return sp, nil
 }
 
-func (p *Provider) lookupVolume(conn *golibvirt.Libvirt, id string) (golibvirt.StorageVol, error) {
+// findVolume finds the volume of the storage id of the instance.
+func (p *Provider) findVolume(conn *golibvirt.Libvirt, instance, id string) (golibvirt.StorageVol, error) {
 	sp, err := p.pool(conn)
 	if err != nil {
 		return golibvirt.StorageVol{}, err
 	}
-	vol, err := conn.StorageVolLookupByName(sp, volumeName(id))
+	name := volumeName(instance, id)
+	vol, err := conn.StorageVolLookupByName(sp, name)
 	if err != nil {
 		if isNotFound(err) {
 			return vol, p.notFound("storage", id)
 		}
-		return vol, p.fail("looking up volume "+volumeName(id), err)
+		return vol, p.fail("looking up volume "+name, err)
 	}
 	return vol, nil
 }
 
-// ourVolumes lists the volumes of the pool named like ours.
-func (p *Provider) ourVolumes(ctx context.Context, conn *golibvirt.Libvirt) ([]golibvirt.StorageVol, error) {
+// ourVolume is a volume of the storage pool named for an instance: a
+// storage's, or (root) a compute's root volume.
+type ourVolume struct {
+	vol  golibvirt.StorageVol
+	id   string
+	root bool
+}
+
+// ourVolumes lists the volumes of the storage pool named for the
+// instance. It reads names only, so a volume libvirt is still filling is
+// listed like any other.
+func (p *Provider) ourVolumes(ctx context.Context, conn *golibvirt.Libvirt, instance string) ([]ourVolume, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, occi.Errorf(occi.Unavailable, "libvirt provider %s: listing volumes: %w", p.name, err)
 	}
@@ -68,13 +85,62 @@ func (p *Provider) ourVolumes(ctx context.Context, conn *golibvirt.Libvirt) ([]g
 	if err != nil {
 		return nil, p.fail("listing the volumes of "+p.storagePool, err)
 	}
-	var out []golibvirt.StorageVol
+	want := instanceTag(instance)
+	var out []ourVolume
 	for _, v := range vols {
-		if strings.HasPrefix(v.Name, NamePrefix) {
-			out = append(out, v)
+		if tag, id, root, ok := volumeOwner(v.Name); ok && tag == want {
+			out = append(out, ourVolume{vol: v, id: id, root: root})
 		}
 	}
 	return out, nil
+}
+
+// isBusy reports whether libvirt refused to touch a volume for now: it is
+// still being allocated (a copy or a preallocation under way) or in use by
+// a transfer.
+func isBusy(err error) bool {
+	var lverr golibvirt.Error
+	return errors.As(err, &lverr) && golibvirt.ErrorNumber(lverr.Code) == golibvirt.ErrOperationInvalid &&
+		(strings.Contains(lverr.Message, "being allocated") || strings.Contains(lverr.Message, "still in use"))
+}
+
+// retryBusy calls call until it is done or fails otherwise than busy; it
+// gives up after wait, or when ctx is done, with the last error.
+func retryBusy(ctx context.Context, wait time.Duration, call func() error) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := call()
+		if err == nil || !isBusy(err) || !time.Now().Before(deadline) {
+			return err
+		}
+		timer := time.NewTimer(min(250*time.Millisecond, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}
+
+// deleteVolume deletes a volume, waiting at most wait while libvirt says
+// it is busy; a volume still busy then is a Conflict: it goes at a later
+// Delete, and its name blocks nothing meanwhile.
+func (p *Provider) deleteVolume(ctx context.Context, conn *golibvirt.Libvirt, vol golibvirt.StorageVol, wait time.Duration, what string) error {
+	err := retryBusy(ctx, wait, func() error {
+		err := conn.StorageVolDelete(vol, golibvirt.StorageVolDeleteNormal)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case isBusy(err):
+		return occi.Errorf(occi.Conflict, "libvirt provider %s: cannot delete %s, volume %s, yet: %w; try again when libvirt is done with it", p.name, what, vol.Name, err)
+	}
+	return p.fail("deleting "+what+", volume "+vol.Name, err)
 }
 
 // sizeBytes reads the size in GiB as bytes.
@@ -125,7 +191,7 @@ func (p *Provider) createStorage(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
-	name := volumeName(o.ID)
+	name := volumeName(o.Instance, o.ID)
 	def := elem("volume").add(
 		textElem("name", name),
 		textElem("capacity", strconv.FormatUint(size, 10), "unit", "bytes"),
@@ -156,7 +222,7 @@ func (p *Provider) retrieveStorage(ctx context.Context, o *backends.Object) (map
 	if err != nil {
 		return nil, err
 	}
-	vol, err := p.lookupVolume(conn, o.ID)
+	vol, err := p.findVolume(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +241,8 @@ func (p *Provider) updateStorage(ctx context.Context, o *backends.Object) (map[s
 	if err != nil {
 		return nil, err
 	}
-	defer p.locks.lock("volume:" + volumeName(o.ID))()
-	vol, err := p.lookupVolume(conn, o.ID)
+	defer p.locks.lock("volume:" + volumeName(o.Instance, o.ID))()
+	vol, err := p.findVolume(conn, o.Instance, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -201,39 +267,66 @@ func (p *Provider) updateStorage(ctx context.Context, o *backends.Object) (map[s
 	return p.storageObserved(conn, vol, o)
 }
 
-// deleteStorage removes the volume, unless a compute of ours uses it as a
-// disk or as its root volume.
-func (p *Provider) deleteStorage(ctx context.Context, id string) error {
+// deleteStorage removes the volume, unless a domain uses it: a compute of
+// ours through a storage link, or any domain, ours or not, whose
+// definition or running devices hold it as a disk. Deleting it would take
+// the disk from under the guest.
+func (p *Provider) deleteStorage(ctx context.Context, instance, id string) error {
 	op := "delete storage " + id
 	conn, err := p.client(ctx, op)
 	if err != nil {
 		return err
 	}
-	name := volumeName(id)
+	name := volumeName(instance, id)
 	defer p.locks.lock("volume:" + name)()
-	vol, err := p.lookupVolume(conn, id)
+	vol, err := p.findVolume(conn, instance, id)
 	if err != nil {
 		return err
 	}
-	doms, err := p.ourDomains(ctx, conn)
-	if err != nil {
+	if err := p.volumeUnused(ctx, conn, vol, id); err != nil {
 		return err
-	}
-	for _, d := range doms {
-		if d.meta.Root == name && p.rootPool(d.meta) == p.storagePool {
-			return occi.Errorf(occi.FailedPrecondition, "cannot delete storage %s: volume %s is the root disk of compute %s", id, name, d.meta.ID)
-		}
-		for _, l := range d.meta.Links {
-			if l.Family == familyStorageLink && l.Volume == name {
-				return occi.Errorf(occi.FailedPrecondition, "cannot delete storage %s: storage link %s attaches it to compute %s", id, l.ID, d.meta.ID)
-			}
-		}
 	}
 	if err := p.check(ctx, op); err != nil {
 		return err
 	}
-	if err := conn.StorageVolDelete(vol, golibvirt.StorageVolDeleteNormal); err != nil {
-		return p.fail("deleting volume "+name, err)
+	return p.deleteVolume(ctx, conn, vol, busyWait, "storage "+id)
+}
+
+// volumeUnused refuses, naming the user, a volume that a domain's
+// definition or running devices hold as a disk.
+func (p *Provider) volumeUnused(ctx context.Context, conn *golibvirt.Libvirt, vol golibvirt.StorageVol, id string) error {
+	path, err := conn.StorageVolGetPath(vol)
+	if err != nil && !unsupported(err) {
+		return p.fail("reading the path of volume "+vol.Name, err)
+	}
+	docs, err := p.allDefinitions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, dd := range docs {
+		for _, disk := range devicesOf(dd.doc, "disk") {
+			src := disk.child("source")
+			if src == nil {
+				continue
+			}
+			byVolume := src.get("pool") == vol.Pool && src.get("volume") == vol.Name
+			byPath := path != "" && (src.get("file") == path || src.get("dev") == path)
+			if !byVolume && !byPath {
+				continue
+			}
+			how := "as a disk"
+			if t := disk.child("target"); t != nil {
+				how = "as disk " + t.get("dev")
+			}
+			if dd.meta != nil {
+				for _, l := range dd.meta.Links {
+					if l.Family == familyStorageLink && l.Volume == vol.Name {
+						how = "through storage link " + l.Location
+					}
+				}
+			}
+			return occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: cannot delete storage %s: %s uses volume %s %s", p.name, id, dd.user(), vol.Name, how)
+		}
 	}
 	return nil
 }

@@ -13,11 +13,12 @@ package libvirt
 //	applies   infrastructure#compute
 //	location  /templates/<provider>/os/<term>/
 //
-// The copy is the volume ocni-<id>-root in the storage pool, with the
-// image's capacity and format; the domain's first disk is vda on virtio,
-// boot order 1. The compute's <ocni:entity> element records the template,
-// the image and the copy, so that Delete removes the copy with the domain
-// and List does not report it as a storage of its own.
+// The copy is a volume of the storage pool named for the compute (see
+// names.go: ocni-root-<tag>-<nonce>-<id>), with the image's capacity and
+// format; the domain's first disk is vda on virtio, boot order 1. The
+// compute's <ocni:entity> element records the template, the image and the
+// copy. List reports the copy under the compute's id, whether its domain
+// is there or not, and Delete of that id removes it.
 
 import (
 	"context"
@@ -27,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -51,8 +53,6 @@ var imageExtensions = []string{".qcow2", ".qcow", ".img", ".raw", ".vmdk", ".vdi
 
 // rootDev is the target of a domain's root disk.
 const rootDev = "vda"
-
-func rootName(id string) string { return NamePrefix + id + "-root" }
 
 // isOSTplScheme reports whether a mixin scheme is one of OS templates as
 // the ocni drivers name them (…/os_tpl# or …:os_tpl#). A provider sees
@@ -374,9 +374,9 @@ func (p *Provider) rootPool(m *meta) string {
 	return p.storagePool
 }
 
-// deleteRoot removes a domain's root volume, if it has one and it is
-// still there.
-func (p *Provider) deleteRoot(conn *golibvirt.Libvirt, m *meta) error {
+// deleteRoot removes a domain's recorded root volume, if it has one and
+// it is still there.
+func (p *Provider) deleteRoot(ctx context.Context, conn *golibvirt.Libvirt, m *meta) error {
 	if m.Root == "" {
 		return nil
 	}
@@ -396,10 +396,34 @@ func (p *Provider) deleteRoot(conn *golibvirt.Libvirt, m *meta) error {
 		}
 		return p.fail("looking up volume "+m.Root, err)
 	}
-	if err := conn.StorageVolDelete(vol, golibvirt.StorageVolDeleteNormal); err != nil && !isNotFound(err) {
-		return p.fail("deleting the root volume "+m.Root+" of compute "+m.ID, err)
+	return p.deleteVolume(ctx, conn, vol, busyWait, "the root volume of compute "+m.ID)
+}
+
+// deleteRoots removes the root volumes of the compute id of the instance
+// from the storage pool, waiting at most wait for each that libvirt is
+// still filling, and says how many went; one that cannot go does not keep
+// the others.
+func (p *Provider) deleteRoots(ctx context.Context, conn *golibvirt.Libvirt, instance, id string, wait time.Duration) (int, error) {
+	vols, err := p.ourVolumes(ctx, conn, instance)
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	n := 0
+	var errs []error
+	for _, v := range vols {
+		if !v.root || v.id != id {
+			continue
+		}
+		unlock := p.locks.lock("volume:" + v.vol.Name)
+		err := p.deleteVolume(ctx, conn, v.vol, wait, "the root volume of compute "+id)
+		unlock()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // checkTemplateKept refuses an update that changes the OS template a

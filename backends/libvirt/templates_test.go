@@ -76,7 +76,7 @@ func volumeInfo(t *testing.T, p *Provider, pool, name string) (capacity uint64, 
 
 func hasDomain(t *testing.T, p *Provider, id string) bool {
 	t.Helper()
-	_, err := conn(t, p).DomainLookupByName(domainName(id))
+	_, err := conn(t, p).DomainLookupByName(testDomain(id))
 	if err != nil && !isNotFound(err) {
 		t.Fatal(err)
 	}
@@ -190,6 +190,48 @@ func fnvHex(s string) string {
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
+// rootVolumes lists the root volumes of the test compute id in the
+// storage pool.
+func rootVolumes(t *testing.T, p *Provider, id string) []string {
+	t.Helper()
+	return rootVolumesOf(t, p, testInstance, id)
+}
+
+// rootVolumesOf lists the root volumes of the instance's compute id in the
+// storage pool.
+func rootVolumesOf(t *testing.T, p *Provider, instance, id string) []string {
+	t.Helper()
+	c := conn(t, p)
+	sp, err := c.StoragePoolLookupByName(p.storagePool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols, _, err := c.StoragePoolListAllVolumes(sp, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range vols {
+		if tag, of, root, ok := volumeOwner(v.Name); ok && root && of == id && tag == instanceTag(instance) {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// rootVolume is the one root volume of the test compute id, or "".
+func rootVolume(t *testing.T, p *Provider, id string) string {
+	t.Helper()
+	roots := rootVolumes(t, p, id)
+	if len(roots) > 1 {
+		t.Errorf("compute %s has %d root volumes: %v", id, len(roots), roots)
+	}
+	if len(roots) == 0 {
+		return ""
+	}
+	return roots[0]
+}
+
 func TestComputeFromTemplate(t *testing.T) {
 	p := imageProvider(t, "images")
 	vm := templated("vm1", debianTpl)
@@ -197,10 +239,12 @@ func TestComputeFromTemplate(t *testing.T) {
 		t.Errorf("Create = %v, want active", got)
 	}
 
-	// The root volume: a copy of the image in the storage pool.
-	capacity, vol, ok := volumeInfo(t, p, "default", "ocni-vm1-root")
-	if !ok {
-		t.Fatal("no root volume ocni-vm1-root in the storage pool")
+	// The root volume: a copy of the image in the storage pool, named for
+	// the compute.
+	root := rootVolume(t, p, "vm1")
+	capacity, vol, ok := volumeInfo(t, p, "default", root)
+	if root == "" || !ok {
+		t.Fatal("no root volume of vm1 in the storage pool")
 	}
 	if capacity != 2<<30 {
 		t.Errorf("root volume capacity = %d, want the image's, %d", capacity, 2<<30)
@@ -216,7 +260,7 @@ func TestComputeFromTemplate(t *testing.T) {
 		t.Fatalf("domain has %d disks, want 1: %s", len(disks), doc.child("devices"))
 	}
 	d := disks[0]
-	if d.get("type") != "volume" || d.child("source").get("pool") != "default" || d.child("source").get("volume") != "ocni-vm1-root" ||
+	if d.get("type") != "volume" || d.child("source").get("pool") != "default" || d.child("source").get("volume") != root ||
 		d.child("target").get("dev") != "vda" || d.child("target").get("bus") != "virtio" || d.child("boot").get("order") != "1" {
 		t.Errorf("root disk = %s", d)
 	}
@@ -227,21 +271,25 @@ func TestComputeFromTemplate(t *testing.T) {
 		t.Errorf("os has boot elements beside the disk's boot order: %s", doc.child("os"))
 	}
 	m := findMeta(doc)
-	if m.OSTpl != debianTpl || m.Image != "debian-12.qcow2" || m.Root != "ocni-vm1-root" || m.RootPool != "default" {
+	if m.OSTpl != debianTpl || m.Image != "debian-12.qcow2" || m.Root != root || m.RootPool != "default" {
 		t.Errorf("metadata = %+v", m)
 	}
 	if live := domainDoc(t, p, "vm1", true); len(live.path("devices").children("disk")) != 1 {
 		t.Errorf("the running domain has no root disk: %s", live.child("devices"))
 	}
 
-	// The root volume is the compute's, not a storage of its own.
-	if ids, err := p.List(t.Context()); err != nil || !slices.Equal(ids, []string{"vm1"}) {
-		t.Errorf("List = %v, %v; want [vm1]", ids, err)
+	// The root volume is the compute's, not a storage of its own: no
+	// storage id names it.
+	if ids := list(t, p); !slices.Equal(ids, []string{"vm1"}) {
+		t.Errorf("List = %v; want [vm1]", ids)
 	}
-	err := p.Delete(t.Context(), &backends.Object{ID: "vm1-root"})
-	wantCode(t, "Delete(id vm1-root only)", err, occi.ErrFailedPrecondition)
+	err := p.Delete(t.Context(), &backends.Object{ID: "vm1-root", Instance: testInstance})
+	wantCode(t, "Delete(id vm1-root only)", err, occi.ErrNotFound)
 	err = p.Delete(t.Context(), storageObject("vm1-root", 2))
-	wantCode(t, "Delete(storage vm1-root)", err, occi.ErrFailedPrecondition)
+	wantCode(t, "Delete(storage vm1-root)", err, occi.ErrNotFound)
+	if _, _, ok := volumeInfo(t, p, "default", root); !ok {
+		t.Error("the root volume went with a Delete of another id")
+	}
 
 	// Disks linked later come after it; vda is taken.
 	data := storageObject("data", 1)
@@ -260,7 +308,7 @@ func TestComputeFromTemplate(t *testing.T) {
 	if _, err := p.Update(t.Context(), vm, bigger); err != nil {
 		t.Errorf("Update(cores) of a compute made from a template: %v", err)
 	}
-	if got := findMeta(domainDoc(t, p, "vm1", false)); got.Root != "ocni-vm1-root" || got.OSTpl != debianTpl {
+	if got := findMeta(domainDoc(t, p, "vm1", false)); got.Root != root || got.OSTpl != debianTpl {
 		t.Errorf("metadata after Update = %+v", got)
 	}
 	for _, c := range []struct {
@@ -293,30 +341,31 @@ func TestComputeFromTemplate(t *testing.T) {
 	if hasDomain(t, p, "vm1") {
 		t.Error("the domain is still there")
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-vm1-root"); ok {
+	if _, _, ok := volumeInfo(t, p, "default", root); ok {
 		t.Error("the root volume is still there")
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-data"); !ok {
+	if _, _, ok := volumeInfo(t, p, "default", testVolumeName("data")); !ok {
 		t.Error("the storage's volume went with the compute")
 	}
 	if _, _, ok := volumeInfo(t, p, "images", "debian-12.qcow2"); !ok {
 		t.Error("the image went with the compute")
 	}
 
-	// What List finds, Delete removes with only the id known: the root
-	// volume goes with the domain.
+	// What List finds, Delete removes with only the id and instance
+	// known: the root volume goes with the domain.
 	mustCreate(t, p, templated("vm2", alpineTpl))
-	if capacity, _, ok := volumeInfo(t, p, "default", "ocni-vm2-root"); !ok || capacity != 512<<20 {
+	root2 := rootVolume(t, p, "vm2")
+	if capacity, _, ok := volumeInfo(t, p, "default", root2); !ok || capacity != 512<<20 {
 		t.Errorf("root volume of vm2: capacity %d (there: %v), want %d", capacity, ok, 512<<20)
 	}
-	if err := p.Delete(t.Context(), &backends.Object{ID: "vm2"}); err != nil {
+	if err := p.Delete(t.Context(), &backends.Object{ID: "vm2", Instance: testInstance}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-vm2-root"); ok || hasDomain(t, p, "vm2") {
+	if _, _, ok := volumeInfo(t, p, "default", root2); ok || hasDomain(t, p, "vm2") {
 		t.Error("Delete(id vm2 only) left the domain or its root volume")
 	}
-	if ids, err := p.List(t.Context()); err != nil || !slices.Equal(ids, []string{"data"}) {
-		t.Errorf("List = %v, %v; want [data]", ids, err)
+	if ids := list(t, p); !slices.Equal(ids, []string{"data"}) {
+		t.Errorf("List = %v; want [data]", ids)
 	}
 }
 
@@ -351,8 +400,8 @@ func TestTemplateRefusals(t *testing.T) {
 	if hasDomain(t, p, "bad") {
 		t.Error("a refused compute left a domain")
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-bad-root"); ok {
-		t.Error("a refused compute left a root volume")
+	if roots := rootVolumes(t, p, "bad"); len(roots) != 0 {
+		t.Errorf("a refused compute left root volumes %v", roots)
 	}
 
 	// Mixins that are not OS templates are none of the driver's business.
@@ -365,27 +414,34 @@ func TestTemplateRefusals(t *testing.T) {
 		t.Error("a compute without an OS template lost its os/boot elements")
 	}
 
-	// A volume already named like the root volume is not taken over.
-	if _, err := p.Create(t.Context(), storageObject("taken-root", 1)); err != nil {
+	// No storage id names a root volume, whatever it ends with: a storage
+	// "taken-root" and a compute "taken" made from a template live side
+	// by side, and each goes with its own Delete.
+	taken := storageObject("taken-root", 1)
+	mustCreate(t, p, taken)
+	takenVM := templated("taken", debianTpl)
+	mustCreate(t, p, takenVM)
+	if ids := list(t, p); !slices.Contains(ids, "taken") || !slices.Contains(ids, "taken-root") {
+		t.Errorf("List = %v, want taken and taken-root", ids)
+	}
+	if err := p.Delete(t.Context(), takenVM); err != nil {
 		t.Fatal(err)
 	}
-	_, err := p.Create(t.Context(), templated("taken", debianTpl))
-	wantCode(t, "Create over an existing ocni-taken-root", err, occi.ErrAlreadyExists)
-	if hasDomain(t, p, "taken") {
-		t.Error("a refused compute left a domain")
+	if _, _, ok := volumeInfo(t, p, "default", testVolumeName("taken-root")); !ok {
+		t.Error("the compute's Delete took the storage taken-root")
 	}
 
 	// A control character cannot go into libvirt's XML: refused as a bad
 	// argument before anything is made, so no root volume is left.
 	refused := templated("refused", debianTpl)
 	refused.Attributes[occi.AttrSummary] = "bell \x07"
-	_, err = p.Create(t.Context(), refused)
+	_, err := p.Create(t.Context(), refused)
 	wantCode(t, "Create with a control character in the summary", err, occi.ErrInvalidArgument)
 	if hasDomain(t, p, "refused") {
 		t.Error("a refused definition left a domain")
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-refused-root"); ok {
-		t.Error("a refused definition left its root volume")
+	if roots := rootVolumes(t, p, "refused"); len(roots) != 0 {
+		t.Errorf("a refused definition left its root volumes %v", roots)
 	}
 
 	// deleteRoot: the volume goes, and a volume already gone is no error.
@@ -395,17 +451,21 @@ func TestTemplateRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := p.newMeta(templated("undo", debianTpl))
-	m.OSTpl, m.Image, m.Root, m.RootPool = debianTpl, img.vol.Name, rootName("undo"), p.storagePool
+	root, err := newRootName(testInstance, "undo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.OSTpl, m.Image, m.Root, m.RootPool = debianTpl, img.vol.Name, root, p.storagePool
 	if err := p.makeRoot(c, img, m.Root); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.deleteRoot(c, m); err != nil {
+	if err := p.deleteRoot(t.Context(), c, m); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-undo-root"); ok {
+	if _, _, ok := volumeInfo(t, p, "default", root); ok {
 		t.Error("deleteRoot left the volume")
 	}
-	if err := p.deleteRoot(c, m); err != nil {
+	if err := p.deleteRoot(t.Context(), c, m); err != nil {
 		t.Errorf("deleteRoot of a volume already gone: %v", err)
 	}
 }
@@ -417,7 +477,8 @@ func TestTemplateSamePool(t *testing.T) {
 	vm := templated("vm1", debianTpl)
 	mustCreate(t, p, vm)
 	mustCreate(t, p, storageObject("data", 1))
-	capacity, vol, ok := volumeInfo(t, p, "default", "ocni-vm1-root")
+	root := rootVolume(t, p, "vm1")
+	capacity, vol, ok := volumeInfo(t, p, "default", root)
 	if !ok || capacity != 2<<30 || vol.path("target", "format").get("type") != "qcow2" {
 		t.Errorf("cloned root volume: there %v, capacity %d, %s", ok, capacity, vol)
 	}
@@ -435,13 +496,13 @@ func TestTemplateSamePool(t *testing.T) {
 	if images, err := p.Images(t.Context()); err != nil || !slices.Equal(images, []string{"alpine 3.19.img", "debian-12.qcow2"}) {
 		t.Errorf("Images = %v, %v", images, err)
 	}
-	if ids, err := p.List(t.Context()); err != nil || !slices.Equal(ids, []string{"data", "vm1"}) {
-		t.Errorf("List = %v, %v; want [data vm1]", ids, err)
+	if ids := list(t, p); !slices.Equal(ids, []string{"data", "vm1"}) {
+		t.Errorf("List = %v; want [data vm1]", ids)
 	}
 	if err := p.Delete(t.Context(), vm); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-vm1-root"); ok {
+	if _, _, ok := volumeInfo(t, p, "default", root); ok {
 		t.Error("the root volume is still there")
 	}
 	if _, _, ok := volumeInfo(t, p, "default", "debian-12.qcow2"); !ok {
@@ -496,8 +557,8 @@ func TestTemplateNames(t *testing.T) {
 }
 
 // TestTemplateLeftovers checks crash recovery around root volumes: a root
-// volume whose domain was never defined (or is gone) is listed as a volume
-// and removed by the id List gives.
+// volume whose domain was never defined (or is gone) is listed under its
+// compute's id and removed by a Delete of that id.
 func TestTemplateLeftovers(t *testing.T) {
 	p := imageProvider(t, "images")
 	c := conn(t, p)
@@ -505,18 +566,21 @@ func TestTemplateLeftovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.makeRoot(c, img, rootName("lost")); err != nil {
+	root, err := newRootName(testInstance, "lost")
+	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := p.List(t.Context())
-	if err != nil || !slices.Equal(ids, []string{"lost-root"}) {
-		t.Fatalf("List with a root volume and no domain = %v, %v; want [lost-root]", ids, err)
-	}
-	if err := p.Delete(t.Context(), &backends.Object{ID: "lost-root"}); err != nil {
+	if err := p.makeRoot(c, img, root); err != nil {
 		t.Fatal(err)
 	}
-	if ids, err := p.List(t.Context()); err != nil || len(ids) != 0 {
-		t.Errorf("List after the leftover went = %v, %v", ids, err)
+	if ids := list(t, p); !slices.Equal(ids, []string{"lost"}) {
+		t.Fatalf("List with a root volume and no domain = %v; want [lost]", ids)
+	}
+	if err := p.Delete(t.Context(), &backends.Object{ID: "lost", Instance: testInstance}); err != nil {
+		t.Fatal(err)
+	}
+	if ids := list(t, p); len(ids) != 0 {
+		t.Errorf("List after the leftover went = %v", ids)
 	}
 }
 
@@ -540,7 +604,6 @@ func TestTemplatesThroughTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := engine.New(reg, db, engine.Options{Providers: map[string]backends.Provider{"lab": p}, Logger: logger})
-	reg.SetInUse(eng.InUse)
 
 	n, err := eng.RegisterTemplates(ctx)
 	if err != nil || n != 2 {
@@ -564,8 +627,8 @@ func TestTemplatesThroughTheEngine(t *testing.T) {
 	if !slices.Contains(view.Mixins, debianTpl) || view.Attributes[attrComputeState] != "active" {
 		t.Errorf("engine Create = mixins %v, state %v", view.Mixins, view.Attributes[attrComputeState])
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-web-root"); !ok {
-		t.Error("no root volume")
+	if roots := rootVolumesOf(t, p, db.Instance(), "web"); len(roots) != 1 {
+		t.Errorf("root volumes of web: %v, want one", roots)
 	}
 	// The engine refuses what is not registered before the driver sees it.
 	_, err = eng.Create(ctx, &engine.Input{Kind: occi.ComputeKindID, Mixins: []string{"urn:ocni:lab:os_tpl#plan9"}, Attributes: map[string]any{}},
@@ -575,10 +638,10 @@ func TestTemplatesThroughTheEngine(t *testing.T) {
 	if err := eng.Delete(ctx, "/compute/web"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := volumeInfo(t, p, "default", "ocni-web-root"); ok {
-		t.Error("the root volume is still there after the engine's Delete")
+	if roots := rootVolumesOf(t, p, db.Instance(), "web"); len(roots) != 0 {
+		t.Errorf("root volumes %v are still there after the engine's Delete", roots)
 	}
-	if ids, err := p.List(context.Background()); err != nil || len(ids) != 0 {
+	if ids, err := p.List(context.Background(), db.Instance()); err != nil || len(ids) != 0 {
 		t.Errorf("List = %v, %v", ids, err)
 	}
 }
