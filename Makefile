@@ -24,11 +24,13 @@ test: test-deps vet
 	@$(GO) test -race -count=1 -v ./backends/libvirt/ > .libvirt-test.log 2>&1 || { cat .libvirt-test.log; exit 1; }
 	@grep -E '^(libvirt:|ok )' .libvirt-test.log
 
-## test-deps: the tests' system dependencies, installed if missing (Debian): curl, and a running libvirtd
+## test-deps: the tests' system dependencies, installed if missing (Debian): curl, and a running libvirtd;
+## where /dev/kvm exists, what qemu:///system needs to boot the QEMU smoke test's guest
 test-deps:
 	@$(GO) version >/dev/null
 	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 	@{ command -v virsh >/dev/null && virsh -c 'test+unix:///default' list >/dev/null 2>&1; } || scripts/libvirtd-test-setup.sh
+	@if [ -e /dev/kvm ]; then scripts/libvirt-qemu-setup.sh; fi
 
 vet:
 	$(GO) vet ./...
@@ -63,7 +65,7 @@ soak: build
 ## crashtest: kill -9 ocnid at random moments under load, CRASH_ROUNDS times (CI runs a few)
 CRASH_ROUNDS ?= 25
 crashtest:
-	OCNI_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -run 'TestKill9Durability|TestCrashBetweenVIMAndCommit' -v ./cmd/ocnid
+	OCNI_CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -run 'TestKill9Durability|TestKill9MixedOperations|TestCrashBetweenVIMAndCommit' -v ./cmd/ocnid
 
 clean:
 	rm -rf bin data
