@@ -39,6 +39,8 @@ type Engine struct {
 	log       *slog.Logger
 	maxPage   int
 	lockWait  time.Duration
+	// defaultProvider serves the kinds no binding names.
+	defaultProvider string
 
 	// locks serialise the operations on each entity. The process owns the
 	// data file alone, so in-memory locks are all the serialisation
@@ -61,6 +63,9 @@ type Options struct {
 	// LockWait is how long a request waits for another operation on the
 	// same entity before it answers 409.
 	LockWait time.Duration
+	// DefaultProvider serves the kinds that no binding names (kinds
+	// registered at runtime without one); "" leaves them unserved (501).
+	DefaultProvider string
 	Logger   *slog.Logger
 }
 
@@ -84,6 +89,7 @@ func New(reg *registry.Registry, db *store.DB, opts Options) *Engine {
 	}
 	return &Engine{
 		reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, lockWait: opts.LockWait,
+		defaultProvider: opts.DefaultProvider,
 		locks: newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
 	}
 }
@@ -107,7 +113,11 @@ type View struct {
 func (e *Engine) provider(snap *registry.Snapshot, kindID string) (string, backends.Provider, error) {
 	name, ok := snap.Binding(kindID)
 	if !ok {
-		return "", nil, occi.Errorf(occi.Unimplemented, "no provider is bound to kind %s; bind one with PUT /-/", kindID)
+		// A kind registered without a binding is served by the default
+		// provider: a registered kind is never a 501.
+		if name = e.defaultProvider; name == "" {
+			return "", nil, occi.Errorf(occi.Unimplemented, "no provider is bound to kind %s; bind one with PUT /-/", kindID)
+		}
 	}
 	p := e.providers[name]
 	if p == nil {

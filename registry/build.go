@@ -77,7 +77,7 @@ func putAll(next *Snapshot, cs *occi.Categories, changed map[string]bool, replac
 			return occi.Prefix(fmt.Sprintf("%s %s", where, id), err)
 		}
 		if !replace && (&occi.Category{Scheme: schemeOf(id)}).IsOGF() {
-			return occi.Errorf(occi.InvalidArgument, "%s %s: the scheme %s is reserved for OGF categories; use a scheme of your own", where, id, occi.OGFScheme)
+			return occi.Errorf(occi.Forbidden, "%s %s: the scheme %s is reserved for OGF categories; use a scheme of your own", where, id, occi.OGFScheme)
 		}
 		if changed[id] {
 			return occi.Errorf(occi.AlreadyExists, "%s %s: the request names this category twice", where, id)

@@ -150,9 +150,9 @@ func TestApplyRejects(t *testing.T) {
 		want  string
 	}{
 		{name: "builtin id taken", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: occi.InfraScheme, Term: "os_tpl"}, Location: "/x/"}}}},
-			code: occi.InvalidArgument, want: "reserved for OGF"},
+			code: occi.Forbidden, want: "reserved for OGF"},
 		{name: "OGF scheme", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: occi.InfraScheme, Term: "mine"}, Location: "/mine/"}}}},
-			code: occi.InvalidArgument, want: "reserved for OGF"},
+			code: occi.Forbidden, want: "reserved for OGF"},
 		{name: "id taken", setup: &Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m/")}}},
 			ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m2/")}}}, code: occi.AlreadyExists, want: "already registered"},
 		{name: "id twice in one request", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m/"), userMixin("m", "/m2/")}}},

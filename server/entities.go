@@ -122,12 +122,17 @@ func (s *Server) pathPrefix(r *request, prefix string) (*reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(ents) == 0 && q.Page <= 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
+		// The root always exists: an empty server lists nothing, with a 200.
+		if prefix != "/" && len(ents) == 0 && q.Page <= 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
 			return nil, occi.Errorf(occi.NotFound, "nothing is at or below %s", prefix)
 		}
 		return &reply{status: http.StatusOK, body: s.locations(r, ents), header: header}, nil
 	case http.MethodDelete:
 		return s.deleteAll(r, q)
+	case http.MethodPost, http.MethodPut:
+		// No kind or mixin has its collection here (any more): there is
+		// nothing to create in or associate with.
+		return nil, occi.Errorf(occi.NotFound, "no kind or mixin has its collection at %s; GET /-/ lists the locations", prefix)
 	}
 	return nil, methodNotAllowed(r, "a path ("+prefix+")")
 }

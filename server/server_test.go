@@ -95,7 +95,7 @@ func (f *fixture) open() {
 		}
 	}
 	f.db, f.reg = db, reg
-	f.eng = engine.New(reg, db, engine.Options{Providers: f.providers, MaxPage: f.opts.maxPage, Logger: logger})
+	f.eng = engine.New(reg, db, engine.Options{Providers: f.providers, MaxPage: f.opts.maxPage, Logger: logger, DefaultProvider: "dummy"})
 	f.srv = New(Config{Engine: f.eng, BodyLimit: 64 << 10, Logger: logger})
 }
 
@@ -195,7 +195,7 @@ func TestProtocol(t *testing.T) {
 		{name: "add at the query interface", req: req{method: "POST", path: "/-/", body: `{"mixins":[{"scheme":"http://e.com/#","term":"x","location":"/-/"}]}`}, status: 409, code: "Conflict", want: "reserves"},
 		{name: "add with unknown parent", req: req{method: "POST", path: "/-/", body: `{"kinds":[{"scheme":"http://e.com/#","term":"x","parent":"http://e.com/#y","location":"/x/"}]}`}, status: 400, code: "InvalidArgument", want: "parent"},
 		{name: "add with reserved attribute", req: req{method: "POST", path: "/-/", body: `{"mixins":[{"scheme":"http://e.com/#","term":"x","location":"/x/","attributes":{"occi.x":{}}}]}`}, status: 400, code: "InvalidArgument", want: "reserved for OGF"},
-		{name: "add under the OGF scheme", req: req{method: "POST", path: "/-/", body: `{"mixins":[{"scheme":"http://schemas.ogf.org/occi/infrastructure#","term":"x","location":"/x/"}]}`}, status: 400, code: "InvalidArgument", want: "reserved for OGF"},
+		{name: "add under the OGF scheme", req: req{method: "POST", path: "/-/", body: `{"mixins":[{"scheme":"http://schemas.ogf.org/occi/infrastructure#","term":"x","location":"/x/"}]}`}, status: 403, code: "Forbidden", want: "reserved for OGF"},
 		{name: "add without body", req: req{method: "POST", path: "/-/"}, status: 400, code: "InvalidArgument", want: "no body"},
 		{name: "add nothing", req: req{method: "POST", path: "/-/", body: `{}`}, status: 400, code: "InvalidArgument", want: "names no kind"},
 		{name: "replace", setup: []req{{method: "POST", path: "/-/", body: goldBody}},

@@ -46,6 +46,9 @@ type Config struct {
 	// Bindings bind kind ids to provider names. A binding made at runtime
 	// on the query interface is kept in the data file and wins.
 	Bindings map[string]string `yaml:"bindings"`
+	// DefaultProvider serves the kinds no binding names, such as kinds
+	// registered at runtime without one: the first provider by default.
+	DefaultProvider string `yaml:"default_provider"`
 }
 
 // Provider is one backend provider instance: a driver and its options.
@@ -76,8 +79,12 @@ func DefaultConfig() Config {
 }
 
 // fillDefaultBindings binds the infrastructure kinds to the first provider
-// when the configuration binds nothing.
+// when the configuration binds nothing, and makes it the default provider
+// when none is named.
 func (c *Config) fillDefaultBindings() {
+	if c.DefaultProvider == "" && len(c.Providers) > 0 {
+		c.DefaultProvider = c.Providers[0].Name
+	}
 	if c.Bindings != nil || len(c.Providers) == 0 {
 		return
 	}
@@ -100,7 +107,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	// Bindings default from the providers the file declares, so they are
 	// filled in after decoding rather than merged with the defaults.
-	cfg.Bindings = nil
+	cfg.Bindings, cfg.DefaultProvider = nil, ""
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -161,6 +168,9 @@ func (c *Config) Validate() error {
 		if !names[p] {
 			return fmt.Errorf("config: bindings: %s is bound to %q, which is not a configured provider", kind, p)
 		}
+	}
+	if c.DefaultProvider != "" && !names[c.DefaultProvider] {
+		return fmt.Errorf("config: default_provider %q is not a configured provider", c.DefaultProvider)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	eng := engine.New(reg, db, engine.Options{
-		Providers: providers, MaxPage: cfg.MaxPage, Logger: logger,
+		Providers: providers, MaxPage: cfg.MaxPage, Logger: logger, DefaultProvider: cfg.DefaultProvider,
 		LockWait: time.Duration(cfg.LockWait * float64(time.Second)),
 	})
 	rep, err := eng.Recover(ctx)

@@ -66,6 +66,9 @@ bindings:
 	if cfg.Listen != "127.0.0.1:0" {
 		t.Errorf("flag did not override the file: %s", cfg.Listen)
 	}
+	if cfg.DefaultProvider != "lab" {
+		t.Errorf("default_provider = %q, want the first provider, lab", cfg.DefaultProvider)
+	}
 	if cfg.Data != "/var/lib/ocni/ocni.db" || cfg.BodyLimit != 2<<20 || cfg.LogLevel != "debug" {
 		t.Errorf("file values: %+v", cfg)
 	}
