@@ -29,6 +29,8 @@ type Option struct {
 	Default  any // of the Go type Get returns for Type; nil for none
 	Required bool
 	Help     string
+	// Secret options (passwords, tokens) are never logged or shown.
+	Secret bool
 }
 
 // Options are validated option values, by name, with the Go type of their
@@ -160,4 +162,31 @@ func convert(t OptionType, v any) (any, error) {
 		return nil, fmt.Errorf("undeclared option type %q", t)
 	}
 	return nil, fmt.Errorf("%v (%T) is not a %s", v, v, t)
+}
+
+// Describe renders a provider's options for the log: every option the
+// driver declares, with its configured or default value, secrets masked. An
+// unknown driver or invalid options give what can be said.
+func Describe(driver string, raw map[string]any) string {
+	d, ok := Lookup(driver)
+	if !ok {
+		return "unknown driver"
+	}
+	opts, err := d.parseOptions(raw)
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	var parts []string
+	for _, o := range d.Options {
+		v, set := opts[o.Name]
+		switch {
+		case !set:
+			continue
+		case o.Secret:
+			parts = append(parts, o.Name+"=***")
+		default:
+			parts = append(parts, fmt.Sprintf("%s=%v", o.Name, v))
+		}
+	}
+	return strings.Join(parts, " ")
 }

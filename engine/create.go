@@ -230,7 +230,7 @@ func (e *Engine) createLocked(ctx context.Context, snap *registry.Snapshot, o *o
 		reported, err := p.provider.Create(ctx, e.object(snap, p.ent))
 		if err != nil {
 			e.undoCreates(snap, o, made, intents, err)
-			return occi.Prefix("provider "+p.ent.Provider+": create "+p.ent.Location, err)
+			return vimError(p.ent.Provider, "create "+p.ent.Location, err)
 		}
 		merge(p.ent, reported)
 		made = append(made, p)

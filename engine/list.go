@@ -350,7 +350,7 @@ func (e *Engine) updateAll(ctx context.Context, snap *registry.Snapshot, o *op, 
 			o.settle(intents[i], err)
 			o.abort(intents[i+1:]...)
 			reverse(i)
-			return occi.Prefix("provider "+p.old.Provider+": update "+p.old.Location, err)
+			return vimError(p.old.Provider, "update "+p.old.Location, err)
 		}
 	}
 	c := &change{model: snap.Version()}

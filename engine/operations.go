@@ -202,7 +202,7 @@ func (e *Engine) apply(ctx context.Context, snap *registry.Snapshot, o *op, old,
 	reported, err := p.Update(ctx, e.object(snap, old), e.object(snap, next))
 	if err != nil {
 		o.settle(intent, err)
-		return nil, occi.Prefix("provider "+old.Provider+": update "+loc, err)
+		return nil, vimError(old.Provider, "update "+loc, err)
 	}
 	merge(next, reported)
 	if err := e.commitOne(ctx, snap, o, intent, next); err != nil {
@@ -300,7 +300,7 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 	reported, err := p.Action(ctx, e.object(snap, ent), inv.Action, params)
 	if err != nil {
 		o.settle(intent, err)
-		return nil, occi.Prefix("provider "+ent.Provider+": "+inv.Action+" on "+loc, err)
+		return nil, vimError(ent.Provider, inv.Action+" on "+loc, err)
 	}
 	next := ent.Clone()
 	merge(next, reported)
@@ -422,7 +422,7 @@ func (e *Engine) Delete(ctx context.Context, loc string) error {
 		// outcome is unknown, its intent), and its links stay.
 		o.settle(intents[0], err)
 		o.abort(intents[1:]...)
-		return occi.Prefix("provider "+ent.Provider+": delete "+loc, err)
+		return vimError(ent.Provider, "delete "+loc, err)
 	}
 	c := &change{model: snap.Version(), del: victims, done: []string{loc}}
 	for i, l := range victims[1:] {

@@ -3,6 +3,9 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/ocni/ocni/backends/dummy"
+	"github.com/ocni/ocni/occi"
 )
 
 // What real OCCI clients and operators run into: each test below failed
@@ -60,5 +63,28 @@ func TestCategoryManagementStatuses(t *testing.T) {
 				t.Errorf("message %q does not say %q", msg, tt.want)
 			}
 		})
+	}
+}
+
+// A 5xx from a VIM carries the VIM's message, without its secrets.
+func TestVIMErrorsShowTheirMessage(t *testing.T) {
+	f := newFixture(t)
+	vim := f.providers["dummy"].(*dummy.Provider)
+	cause := occi.Errorf(occi.Internal, "internal error: cannot reach qemu+ssh://admin:hunter2@host/system (password=hunter2)")
+	if err := vim.FailNthWith("create", 1, cause); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.do(req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	if rec.Code != 500 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	_, msg := problem(t, rec)
+	for _, want := range []string{"provider dummy: create /compute/vm1", "cannot reach qemu+ssh://***@host/system", "password=***", "request id"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("the message leaks a secret: %q", msg)
 	}
 }

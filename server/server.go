@@ -310,7 +310,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	}
 	id, _ := c.Get(keyRequestID).(string)
-	if code == occi.Internal {
+	var vimErr *engine.VIMError
+	fromVIM := errors.As(err, &vimErr)
+	switch {
+	case fromVIM:
+		// The VIM's own words, which an operator needs, without secrets.
+		msg = engine.Redact(msg)
+		if code == occi.Internal {
+			s.log.Error("VIM error", "id", id, "error", msg)
+			msg += " (request id " + id + ")"
+		}
+	case code == occi.Internal:
 		s.log.Error("internal error", "id", id, "error", err.Error())
 		msg = "internal error; the server log has the details under request id " + id
 	}

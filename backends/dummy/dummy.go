@@ -175,7 +175,7 @@ type Provider struct {
 	caps      backends.Capabilities
 
 	countMu   sync.Mutex
-	countdown map[string]int // op → calls until the one that fails
+	countdown map[string]*countdown // by operation
 
 	mu      sync.Mutex
 	objects map[string]*entry
@@ -262,32 +262,44 @@ func (p *Provider) SetLatency(d time.Duration) { p.latency.Store(int64(max(d, 0)
 // once, with a definite FailedPrecondition and before changing anything: a
 // VIM that refuses in the middle of a series of calls.
 func (p *Provider) FailNth(op string, n int) error {
+	return p.FailNthWith(op, n, occi.Errorf(occi.FailedPrecondition, "dummy provider %s: %s: simulated refusal", p.name, op))
+}
+
+// FailNthWith is FailNth with the error the call returns.
+func (p *Provider) FailNthWith(op string, n int, err error) error {
 	if !slices.Contains(operations, op) || n < 1 {
 		return fmt.Errorf("FailNth(%q, %d): want one of %v and n ≥ 1", op, n, operations)
 	}
 	p.countMu.Lock()
 	defer p.countMu.Unlock()
 	if p.countdown == nil {
-		p.countdown = map[string]int{}
+		p.countdown = map[string]*countdown{}
 	}
-	p.countdown[op] = n
+	p.countdown[op] = &countdown{calls: n, err: err}
 	return nil
 }
 
-// failNow counts a call of op down to the failure FailNth asked for.
-func (p *Provider) failNow(op string) bool {
+// countdown is a failure FailNth set up: calls until it, and its error.
+type countdown struct {
+	calls int
+	err   error
+}
+
+// failNow counts a call of op down to the failure FailNth asked for, and
+// returns it when it is due.
+func (p *Provider) failNow(op string) error {
 	p.countMu.Lock()
 	defer p.countMu.Unlock()
-	n, ok := p.countdown[op]
+	c, ok := p.countdown[op]
 	if !ok {
-		return false
+		return nil
 	}
-	if n <= 1 {
+	if c.calls <= 1 {
 		delete(p.countdown, op)
-		return true
+		return c.err
 	}
-	p.countdown[op] = n - 1
-	return false
+	c.calls--
+	return nil
 }
 
 // SetFailures changes, while the provider runs, which operations fail
@@ -321,8 +333,8 @@ func (p *Provider) begin(ctx context.Context, op string) error {
 		case <-timer.C:
 		}
 	}
-	if p.failNow(op) {
-		return occi.Errorf(occi.FailedPrecondition, "dummy provider %s: %s: simulated refusal", p.name, op)
+	if err := p.failNow(op); err != nil {
+		return err
 	}
 	if p.failures.Load().fail[op] {
 		return occi.Errorf(occi.Unavailable, "dummy provider %s: %s: simulated failure", p.name, op)

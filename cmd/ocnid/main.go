@@ -37,7 +37,11 @@ func main() {
 		}
 		return
 	}
-	if err := run(context.Background(), os.Args[1:], os.Stderr, nil); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Stderr, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, errVersion):
+		// -h and -version print what was asked and succeed.
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "ocnid:", err)
 		os.Exit(1)
 	}
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	providers, err := openProviders(cfg.Providers)
+	providers, err := openProviders(cfg.Providers, logger)
 	defer closeProviders(providers, logger)
 	if err != nil {
 		return err
@@ -136,6 +140,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	return nil
 }
 
+// errVersion ends the run after -version printed the version.
+var errVersion = errors.New("version printed")
+
 // parseFlags reads the flags; flags given explicitly override the config
 // file, which overrides the defaults.
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -147,9 +154,18 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&over.Data, "data", "", "bbolt data file (default ./data/ocni.db)")
 	fs.Var(&over.BodyLimit, "body-limit", "largest request body, e.g. 1MiB (default 1MiB)")
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
-	fs.StringVar(&over.DebugListen, "debug-listen", "", "serve pprof profiles on this address (off by default)")
+	fs.StringVar(&over.DebugListen, "debug-listen", "", "serve pprof profiles and the hot backup on this address (off by default)")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ocnid [flags]\n       ocnid check [-data FILE] [-config FILE]\n       ocnid backup [-data FILE] [-config FILE] DEST\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	if *version {
+		fmt.Println("ocnid", server.Version)
+		return Config{}, errVersion
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -177,7 +193,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 
 // openProviders builds the configured providers; on error it returns those
 // built so far, for closing.
-func openProviders(cfgs []Provider) (map[string]backends.Provider, error) {
+func openProviders(cfgs []Provider, logger *slog.Logger) (map[string]backends.Provider, error) {
 	out := make(map[string]backends.Provider, len(cfgs))
 	for _, pc := range cfgs {
 		p, err := backends.Open(pc.Name, pc.Driver, pc.Options)
@@ -185,6 +201,7 @@ func openProviders(cfgs []Provider) (map[string]backends.Provider, error) {
 			return out, fmt.Errorf("config: %w", err)
 		}
 		out[pc.Name] = p
+		logger.Info("provider", "name", pc.Name, "driver", pc.Driver, "options", backends.Describe(pc.Driver, pc.Options))
 	}
 	return out, nil
 }

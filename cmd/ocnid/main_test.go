@@ -405,3 +405,32 @@ func TestDebugListener(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// -h prints the usage and succeeds, -version prints the version, an unknown
+// flag fails; the start-up log names each provider with its options.
+func TestCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ocnid as a process")
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "-h").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Usage: ocnid") || !strings.Contains(string(out), "ocnid check") {
+		t.Errorf("ocnid -h: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "-version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "ocnid ") {
+		t.Errorf("ocnid -version: %v %q", err, out)
+	}
+	if out, err := exec.Command(bin, "-bogus").CombinedOutput(); err == nil || !strings.Contains(string(out), "-bogus") {
+		t.Errorf("ocnid -bogus: %v %q", err, out)
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "ocnid.yaml")
+	if err := os.WriteFile(config, []byte("data: "+filepath.Join(dir, "ocni.db")+"\nproviders:\n  - name: lab\n    driver: dummy\n    options: {latency: 1ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, logs := startProcess(t, config)
+	if l := logs.String(); !strings.Contains(l, `"msg":"provider","name":"lab","driver":"dummy","options":"latency=1ms`) {
+		t.Errorf("the start-up log does not describe the provider:\n%s", l)
+	}
+}
