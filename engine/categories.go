@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -82,11 +83,11 @@ func (e *Engine) changeCategories(ctx context.Context, ch *registry.Change) (*re
 		// whatever version they were computed under.
 		c.model = 0
 		var err error
-		published, err = e.reg.Change(ctx, ch, func(tx *store.Tx, next *registry.Snapshot) error {
+		published, err = e.reg.Change(ctx, ch, func(tx *store.Tx, from, next *registry.Snapshot) error {
 			if err := e.applyChange(tx, next, c); err != nil {
 				return err
 			}
-			return checkModelChange(tx, cur, next, ch)
+			return checkModelChange(tx, from, next, ch)
 		})
 		return err
 	})
@@ -100,6 +101,22 @@ func (e *Engine) changeCategories(ctx context.Context, ch *registry.Change) (*re
 // change, a change that would leave entities the new model does not
 // accept.
 func checkModelChange(tx *store.Tx, cur, next *registry.Snapshot, ch *registry.Change) error {
+	// An operation pending on the VIM may still commit, or go back to, an
+	// entity that uses what is removed.
+	intents, err := tx.Intents()
+	if err != nil {
+		return err
+	}
+	for _, id := range ch.Remove {
+		for _, loc := range slices.Sorted(maps.Keys(intents)) {
+			in := intents[loc]
+			for _, ent := range []*store.Entity{in.Entity, in.Before} {
+				if ent != nil && (ent.Kind == id || slices.Contains(ent.Mixins, id)) {
+					return occi.Errorf(occi.Conflict, "%s is used by a %s; retry when it is done", id, in.Describe())
+				}
+			}
+		}
+	}
 	for _, id := range ch.Remove {
 		for _, idx := range []store.Index{store.ByKind, store.ByMixin} {
 			locs, n, err := tx.Locations(idx, id, 1)

@@ -19,6 +19,9 @@ type change struct {
 	// the others must still be at the revision their Revision field holds.
 	put     []*store.Entity
 	created map[string]bool
+	// collection is, for entities created in a kind's collection, that
+	// collection's path.
+	collection map[string]string
 	// del are the entities to delete, at the revision they hold.
 	del []*store.Entity
 	// done are the locations whose intents end.
@@ -59,7 +62,11 @@ func (e *Engine) applyChange(tx *store.Tx, snap *registry.Snapshot, c *change) e
 			return err
 		}
 		if snap.Version() != c.model {
-			if err := validEntity(snap, ent); err != nil {
+			err := validEntity(snap, ent)
+			if err == nil && c.created[ent.Location] {
+				err = validPlace(snap, ent, c.collection[ent.Location])
+			}
+			if err != nil {
 				return occi.Errorf(occi.Conflict, "the categories changed while %s was being written, and it no longer fits them: %s", ent.Location, err.Error())
 			}
 		}
@@ -151,6 +158,23 @@ func validEntity(snap *registry.Snapshot, ent *store.Entity) error {
 				return occi.Prefix("attribute "+name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// validPlace checks a new entity's location against a model: not inside a
+// mixin's location or a path the server reserves, not in another kind's
+// collection, and, when it was created in its kind's collection, that
+// collection is still there.
+func validPlace(snap *registry.Snapshot, ent *store.Entity, collection string) error {
+	if err := checkPath(snap, ent.Location); err != nil {
+		return err
+	}
+	if k, ok := kindLocationOf(snap, ent.Location); ok && k != ent.Kind {
+		return occi.Errorf(occi.Conflict, "%s is in the collection of kind %s, not %s", ent.Location, k, ent.Kind)
+	}
+	if kind, ok := snap.Kind(ent.Kind); collection != "" && (!ok || kind.Location != collection) {
+		return occi.Errorf(occi.Conflict, "kind %s no longer has its collection at %s", ent.Kind, collection)
 	}
 	return nil
 }

@@ -97,6 +97,9 @@ type Placement struct {
 type prepared struct {
 	ent      *store.Entity
 	provider backends.Provider
+	// collection is the kind's collection the entity is created in; ""
+	// for a path the client chose.
+	collection string
 }
 
 // Create creates a resource with its inline links, or a standalone link.
@@ -235,10 +238,11 @@ func (e *Engine) createLocked(ctx context.Context, snap *registry.Snapshot, o *o
 		merge(p.ent, reported)
 		made = append(made, p)
 	}
-	c := &change{created: map[string]bool{}, model: snap.Version()}
+	c := &change{created: map[string]bool{}, collection: map[string]string{}, model: snap.Version()}
 	for _, p := range all {
 		c.put = append(c.put, p.ent)
 		c.created[p.ent.Location] = true
+		c.collection[p.ent.Location] = p.collection
 		c.done = append(c.done, p.ent.Location)
 	}
 	if err := e.commit(c); err != nil {
@@ -349,7 +353,11 @@ func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, paren
 		return nil, err
 	}
 	ent.Provider = name
-	return &prepared{ent: ent, provider: p}, nil
+	pr := &prepared{ent: ent, provider: p}
+	if at.Path == "" {
+		pr.collection = kind.Location
+	}
+	return pr, nil
 }
 
 // place decides an entity's location and id.
@@ -440,11 +448,17 @@ func (e *Engine) undoCreates(snap *registry.Snapshot, o *op, made []*prepared, i
 	}
 	unsure := uncertain(cause)
 	var abort, left []*store.Intent
-	for _, in := range intents {
+	for i, in := range intents {
 		loc := in.Entity.Location
 		wasMade := false
 		for _, p := range made {
 			wasMade = wasMade || p.ent.Location == loc
+		}
+		// Only the call that failed may have made something it did not
+		// report; those after it were never attempted.
+		if i > len(made) {
+			abort = append(abort, in)
+			continue
 		}
 		// Abort what was undone, and what was never made: the failed call
 		// itself only when it certainly made nothing, or the VIM says so.
@@ -494,5 +508,13 @@ func (e *Engine) Put(ctx context.Context, loc string, in *Input) (v *View, creat
 		return nil, false, err
 	}
 	v, err = e.Create(ctx, in, Placement{Path: loc})
+	if occi.CodeOf(err) == occi.AlreadyExists {
+		if _, gerr := e.db.Entity(loc); gerr == nil {
+			// Another PUT created it meanwhile: this one replaces it, as
+			// it would had it come second.
+			v, err = e.Replace(ctx, loc, in)
+			return v, false, err
+		}
+	}
 	return v, err == nil, err
 }

@@ -66,7 +66,7 @@ type Options struct {
 	// DefaultProvider serves the kinds that no binding names (kinds
 	// registered at runtime without one); "" leaves them unserved (501).
 	DefaultProvider string
-	Logger   *slog.Logger
+	Logger          *slog.Logger
 }
 
 // DefaultLockWait is how long a request waits for a busy entity when no
@@ -90,7 +90,7 @@ func New(reg *registry.Registry, db *store.DB, opts Options) *Engine {
 	return &Engine{
 		reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, lockWait: opts.LockWait,
 		defaultProvider: opts.DefaultProvider,
-		locks: newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
+		locks:           newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
 	}
 }
 

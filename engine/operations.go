@@ -230,7 +230,8 @@ func (e *Engine) commitOne(ctx context.Context, snap *registry.Snapshot, o *op, 
 			_, perr = p.Update(ctx, e.object(snap, next), e.object(snap, intent.Before))
 		}
 		if perr != nil {
-			o.settle(intent, perr)
+			// The update did change the VIM: the reconciler reverses it.
+			o.e.pending(intent, perr)
 			return err
 		}
 		o.abort(intent)
@@ -307,7 +308,8 @@ func (e *Engine) Action(ctx context.Context, loc string, inv *occi.ActionInvocat
 	// An action happened on the VIM whatever the model says now: its
 	// outcome is committed as it is.
 	if err := e.commit(&change{put: []*store.Entity{next}, done: []string{loc}, model: e.reg.Snapshot().Version()}); err != nil {
-		o.settle(intent, err)
+		// The action happened: the reconciler reads its outcome back.
+		e.retryLater(intent, err)
 		return nil, err
 	}
 	e.refreshLinks(ctx, next)

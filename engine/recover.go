@@ -102,6 +102,12 @@ func (e *Engine) reconcileOnce(ctx context.Context, all bool) (*RecoveryReport, 
 		if err != nil {
 			continue
 		}
+		// What was listed may have ended, or been rewritten, before the
+		// lock was had: only the intent as it is now is resolved.
+		if in, err = e.currentIntent(in); err != nil || in == nil {
+			release()
+			continue
+		}
 		err = e.resolve(ctx, in, rep)
 		release()
 		if err != nil {
@@ -113,7 +119,24 @@ func (e *Engine) reconcileOnce(ctx context.Context, all bool) (*RecoveryReport, 
 	return rep, nil
 }
 
-// resolve settles one intent with its backend.
+// currentIntent returns the intent stored at listed's location if it is
+// still the one listed (same operation, start and attempts), else nil.
+func (e *Engine) currentIntent(listed *store.Intent) (*store.Intent, error) {
+	var cur *store.Intent
+	err := e.db.View(func(tx *store.Tx) error {
+		var err error
+		cur, err = tx.Intent(listed.Entity.Location)
+		return err
+	})
+	if err != nil || cur == nil || cur.Op != listed.Op || !cur.Started.Equal(listed.Started) || cur.Attempts != listed.Attempts {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// resolve settles one intent with its backend. Whatever it commits is
+// validated against the model as it is now: the intent's entity was made
+// under the model of its time.
 func (e *Engine) resolve(ctx context.Context, in *store.Intent, rep *RecoveryReport) error {
 	p, err := e.providerOf(in.Entity)
 	if err != nil {
@@ -142,7 +165,7 @@ func (e *Engine) resolve(ctx context.Context, in *store.Intent, rep *RecoveryRep
 			return err
 		}
 		merge(in.Entity, reported)
-		err = e.commit(&change{put: []*store.Entity{in.Entity}, created: map[string]bool{loc: true}, done: []string{loc}, model: snap.Version()})
+		err = e.commit(&change{put: []*store.Entity{in.Entity}, created: map[string]bool{loc: true}, done: []string{loc}})
 		if err != nil && occi.CodeOf(err) != occi.Unavailable {
 			// It cannot be adopted (its kind or a link end is gone):
 			// remove it from the VIM instead.
@@ -161,8 +184,25 @@ func (e *Engine) resolve(ctx context.Context, in *store.Intent, rep *RecoveryRep
 		if err := p.Delete(ctx, obj); err != nil && !errors.Is(err, occi.ErrNotFound) {
 			return err
 		}
+		// A resource's own links go with it, as in Delete.
+		c := &change{del: e.stillThere(in.Entity), done: []string{loc}}
+		links, err := e.linksFrom(loc)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if lp, err := e.providerOf(l); err == nil {
+				if err := lp.Delete(ctx, e.object(snap, l)); err != nil && !errors.Is(err, occi.ErrNotFound) {
+					return err
+				}
+			}
+			c.del = append(c.del, l)
+		}
+		if err := e.commit(c); err != nil {
+			return err
+		}
 		rep.Completed = append(rep.Completed, loc)
-		return e.commit(&change{del: e.stillThere(in.Entity), done: []string{loc}, model: snap.Version()})
+		return nil
 	case in.Op == store.OpUpdate && in.Undo && in.Before != nil:
 		// The request failed and was answered so: the VIM goes back to
 		// the entity as it was, which the store still holds.
@@ -194,8 +234,27 @@ func (e *Engine) resolve(ctx context.Context, in *store.Intent, rep *RecoveryRep
 	if cur, err := e.db.Entity(loc); err == nil {
 		next.Revision = cur.Revision
 	}
-	rep.Completed = append(rep.Completed, loc)
-	return e.commit(&change{put: []*store.Entity{next}, done: []string{loc}, model: snap.Version()})
+	err = e.commit(&change{put: []*store.Entity{next}, done: []string{loc}})
+	if err != nil && occi.CodeOf(err) != occi.Unavailable && in.Op == store.OpUpdate && in.Before != nil {
+		// The model no longer accepts the update (a mixin it adds was
+		// removed meanwhile): it is reversed on the VIM instead.
+		e.log.Warn("cannot finish an update; reversing it", "location", loc, "error", err.Error())
+		if _, uerr := p.Update(ctx, obj, e.object(snap, in.Before)); uerr != nil && !errors.Is(uerr, occi.ErrNotFound) {
+			return uerr
+		}
+		rep.Completed = append(rep.Completed, loc)
+		return end()
+	}
+	if err == nil {
+		rep.Completed = append(rep.Completed, loc)
+	}
+	return err
+}
+
+// linksFrom returns the links whose source is a location.
+func (e *Engine) linksFrom(loc string) ([]*store.Entity, error) {
+	links, err := e.db.LinksFrom([]string{loc})
+	return links[loc], err
 }
 
 // stillThere returns the entity as the store holds it now (for a delete's

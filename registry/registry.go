@@ -150,10 +150,11 @@ func (r *Registry) Apply(ctx context.Context, ch *Change) error {
 }
 
 // Change applies a change as Apply does; inTx, when set, runs in the same
-// transaction with the state the change produces, and may refuse it (for
-// entities the change would invalidate) or write with it (the entities the
-// change updates). It returns the published state.
-func (r *Registry) Change(ctx context.Context, ch *Change, inTx func(tx *store.Tx, next *Snapshot) error) (*Snapshot, error) {
+// transaction with the state the change starts from and the one it
+// produces, and may refuse it (for entities the change would invalidate) or
+// write with it (the entities the change updates). It returns the published
+// state.
+func (r *Registry) Change(ctx context.Context, ch *Change, inTx func(tx *store.Tx, cur, next *Snapshot) error) (*Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -178,7 +179,7 @@ func (r *Registry) Change(ctx context.Context, ch *Change, inTx func(tx *store.T
 			return err
 		}
 		if inTx != nil {
-			return inTx(tx, next)
+			return inTx(tx, cur, next)
 		}
 		return nil
 	})

@@ -245,7 +245,7 @@ func OpenReadOnly(path string) (*DB, error) {
 //
 //   - every index entry (idx-id, idx-kind, idx-mixin, idx-source,
 //     idx-target) points at an entity whose record agrees with it, and
-//     every entity has all its entries; a create intent's id is reserved
+//     every entity has all its entries; an intent's id is reserved
 //     in idx-id;
 //   - every entity record decodes and is stored at its own location;
 //   - a link's source is a resource, and so is its target when it is local
@@ -276,7 +276,7 @@ type checker struct {
 	// claims counts the index entries the entities (and create intents)
 	// call for, per index bucket; missing those of them that are absent.
 	claims, missing, entries map[string]int
-	creates                  map[string]string // location → id of a create intent
+	creates                  map[string]string // location → id an intent reserves
 	regMemo                  map[string]bool
 	kindMemo                 map[string]endKind
 }
@@ -383,9 +383,9 @@ func (c *checker) checkIntents() {
 			c.problem("%s %s: its entity is at %q", bucketIntents, k, in.Entity.Location)
 		}
 		switch in.Op {
-		case OpCreate:
+		case OpCreate, OpUpdate, OpAction, OpDelete:
+			// Every intent reserves its entity's id until it ends.
 			c.creates[string(k)] = in.Entity.ID
-		case OpUpdate, OpAction, OpDelete:
 		default:
 			c.problem("%s %s: unknown operation %q", bucketIntents, k, in.Op)
 		}
@@ -455,7 +455,7 @@ func (c *checker) checkEntities() {
 		c.claims[string(bucketByID)]++
 		if got := ids.Get([]byte(id)); string(got) != loc {
 			c.missing[string(bucketByID)]++
-			c.problem("%s %s: the create's id %q is not reserved in %s (it maps to %q)", bucketIntents, loc, id, bucketByID, got)
+			c.problem("%s %s: the intent's id %q is not reserved in %s (it maps to %q)", bucketIntents, loc, id, bucketByID, got)
 		}
 	}
 }
@@ -579,7 +579,7 @@ func (c *checker) checkEntry(name, k, v []byte) {
 		case !readable:
 			c.problem("%s %q: points at %q, whose record cannot be read", name, k, loc)
 		default:
-			c.problem("%s %q: points at %q, where no entity or create has that id", name, k, loc)
+			c.problem("%s %q: points at %q, where no entity or intent has that id", name, k, loc)
 		}
 		return
 	}

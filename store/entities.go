@@ -226,8 +226,10 @@ func (t *Tx) Delete(loc string) error {
 			return err
 		}
 	}
+	// An intent still at the location (a delete whose VIM call is
+	// pending) keeps the id: no other entity may take it until then.
 	ids := t.tx.Bucket(bucketByID)
-	if bytes.Equal(ids.Get([]byte(e.ID)), []byte(loc)) {
+	if bytes.Equal(ids.Get([]byte(e.ID)), []byte(loc)) && t.tx.Bucket(bucketIntents).Get([]byte(loc)) == nil {
 		return ids.Delete([]byte(e.ID))
 	}
 	return nil
@@ -246,14 +248,14 @@ func (t *Tx) Intent(loc string) (*Intent, error) {
 	return in, nil
 }
 
-// PutIntent records (or rewrites) an intent. A create's intent reserves its
-// id, so that two creates cannot pick the same one.
+// PutIntent records (or rewrites) an intent. An intent reserves its
+// entity's id until it ends: two creates cannot pick the same one, and a
+// pending delete's VIM call can never reach an object made since for
+// another entity of that id.
 func (t *Tx) PutIntent(in *Intent) error {
 	loc := in.Entity.Location
-	if in.Op == OpCreate {
-		if err := t.tx.Bucket(bucketByID).Put([]byte(in.Entity.ID), []byte(loc)); err != nil {
-			return err
-		}
+	if err := t.tx.Bucket(bucketByID).Put([]byte(in.Entity.ID), []byte(loc)); err != nil {
+		return err
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {

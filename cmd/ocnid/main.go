@@ -157,7 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&over.DebugListen, "debug-listen", "", "serve pprof profiles and the hot backup on this address (off by default)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ocnid [flags]\n       ocnid check [-data FILE] [-config FILE]\n       ocnid backup [-data FILE] [-config FILE] DEST\n\nFlags:\n")
+		_, _ = fmt.Fprintf(fs.Output(), "Usage: ocnid [flags]\n       ocnid check [-data FILE] [-config FILE]\n       ocnid backup [-data FILE] [-config FILE] DEST\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
