@@ -58,6 +58,15 @@ func (s *Set) ForRequest(contentType string) (Codec, error) {
 	if strings.TrimSpace(contentType) == "" {
 		return s.Default(), nil
 	}
+	if strings.Contains(contentType, ",") {
+		// rOCCI sends "text/occi,text/plain": the first type this server
+		// reads decides.
+		for _, part := range strings.Split(contentType, ",") {
+			if c, err := s.ForRequest(part); err == nil {
+				return c, nil
+			}
+		}
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return nil, occi.Errorf(occi.UnsupportedMediaType, "Content-Type %q cannot be parsed: %v", contentType, err)

@@ -789,7 +789,7 @@ func headerFields(h http.Header) ([]textField, error) {
 	for _, name := range fieldNames {
 		var keys []string
 		for k := range h {
-			if strings.EqualFold(k, name) {
+			if canonicalField(k) == name {
 				keys = append(keys, k)
 			}
 		}

@@ -257,9 +257,10 @@ func TestTextOCCIHeaders(t *testing.T) {
 	if ct := h.Get("Content-Type"); ct != "text/occi" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	// One field per name, its items comma-separated.
+	// One field per name, its items comma-separated, under the name as
+	// the spec spells it (not Go's canonical X-Occi-Attribute).
 	for _, name := range []string{"Category", "Link", "X-OCCI-Attribute"} {
-		if vs := h.Values(name); len(vs) != 1 {
+		if vs := h[name]; len(vs) != 1 {
 			t.Errorf("%s: %d header fields, want 1 with comma-separated items", name, len(vs))
 		}
 	}

@@ -134,7 +134,9 @@ func (c TextOCCI) Encode(h http.Header, w io.Writer, v any) error {
 	}
 	for _, name := range fieldNames {
 		if vs := items[name]; len(vs) > 0 {
-			h.Set(name, strings.Join(vs, ", "))
+			// Spelt as the spec spells them (X-OCCI-Attribute, not Go's
+			// canonical X-Occi-Attribute): some clients match exactly.
+			h[name] = []string{strings.Join(vs, ", ")}
 		}
 	}
 	h.Set("Content-Type", TextOCCIMediaType)

@@ -2,6 +2,7 @@ package renderers
 
 import (
 	"math"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -26,15 +27,35 @@ const (
 // fieldNames lists the fields in the order renderings write them.
 var fieldNames = []string{fieldCategory, fieldLink, fieldAttribute, fieldLocation}
 
+// fieldLinkAlias is rOCCI-core's spelling of Link in requests.
+const fieldLinkAlias = "X-OCCI-Link"
+
 // canonicalField returns the field's name as the spec spells it, matching
-// case-insensitively, or "" for a name that is not a field.
+// case-insensitively (and taking X-OCCI-Link for Link), or "" for a name
+// that is not a field.
 func canonicalField(name string) string {
 	for _, f := range fieldNames {
 		if strings.EqualFold(name, f) {
 			return f
 		}
 	}
+	if strings.EqualFold(name, fieldLinkAlias) {
+		return fieldLink
+	}
 	return ""
+}
+
+// CheckOCCIHeaders refuses a request header named X-OCCI-… that is not a
+// field of the text renderings (X-OCCI-Attribute, X-OCCI-Location, or
+// X-OCCI-Link for Link): a misspelt field silently ignored is a request
+// that does something else than its client meant.
+func CheckOCCIHeaders(h http.Header) error {
+	for k := range h {
+		if len(k) > 7 && strings.EqualFold(k[:7], "X-OCCI-") && canonicalField(k) == "" {
+			return occi.Errorf(occi.InvalidArgument, "header %s is not a field of the OCCI text renderings (X-OCCI-Attribute, X-OCCI-Location, or X-OCCI-Link for Link)", k)
+		}
+	}
+	return nil
 }
 
 // textField is one item of a field: a single Category, Link, attribute or

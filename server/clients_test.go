@@ -1,6 +1,10 @@
 package server
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -86,5 +90,69 @@ func TestVIMErrorsShowTheirMessage(t *testing.T) {
 	}
 	if strings.Contains(msg, "hunter2") {
 		t.Errorf("the message leaks a secret: %q", msg)
+	}
+}
+
+// text/occi header fields go on the wire as the spec spells them; Go's
+// client would canonicalise them, so the answer is read from the socket.
+func TestTextOCCIHeaderSpellingOnTheWire(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/network/lan", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#network"}`})
+	f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","links":[{"kind":"http://schemas.ogf.org/occi/infrastructure#networkinterface","target":{"location":"/network/lan"},"attributes":{"occi.networkinterface.interface":"eth0"}}]}`})
+	srv := httptest.NewServer(f.srv)
+	defer srv.Close()
+	for _, path := range []string{"/compute/vm1", "/compute/"} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/occi\r\nConnection: close\r\n\r\n", path, srv.Listener.Addr())
+		raw, err := io.ReadAll(conn)
+		_ = conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		want := map[string][]string{
+			"/compute/vm1": {"\r\nCategory: ", "\r\nLink: ", "\r\nX-OCCI-Attribute: "},
+			"/compute/":    {"\r\nX-OCCI-Location: "},
+		}[path]
+		for _, w := range want {
+			if !strings.Contains(head, w) {
+				t.Errorf("GET %s: the header has no %q:\n%s", path, strings.TrimSpace(w), head)
+			}
+		}
+		if strings.Contains(head, "X-Occi-") {
+			t.Errorf("GET %s: a header is in Go's canonical spelling:\n%s", path, head)
+		}
+	}
+}
+
+// What older clients send: a comma-joined Content-Type (rOCCI), and
+// X-OCCI-Link for Link; any other X-OCCI-… header is refused, naming it.
+func TestOlderClientsRequests(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/storage/disk", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+	compute := `compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"`
+	rec := f.do(req{method: "POST", path: "/compute/", header: map[string]string{
+		"Content-Type":     "text/occi,text/plain",
+		"Category":         compute,
+		"X-OCCI-Attribute": `occi.core.id="vm1"`,
+		"X-OCCI-Link":      `</storage/disk>; rel="http://schemas.ogf.org/occi/infrastructure#storage"; category="http://schemas.ogf.org/occi/infrastructure#storagelink"; occi.storagelink.deviceid="vdb"`,
+	}})
+	if rec.Code != 201 {
+		t.Fatalf("create with a comma-joined Content-Type and X-OCCI-Link: %d %s", rec.Code, rec.Body)
+	}
+	if body := f.must(200, req{method: "GET", path: "/compute/vm1"}).Body.String(); !strings.Contains(body, "/storage/disk") {
+		t.Errorf("the X-OCCI-Link was not made: %s", body)
+	}
+	rec = f.do(req{method: "POST", path: "/compute/", header: map[string]string{
+		"Content-Type": "text/occi", "Category": compute, "X-OCCI-Atribute": `occi.core.title="typo"`,
+	}})
+	if rec.Code != 400 {
+		t.Fatalf("an unknown X-OCCI header: %d %s", rec.Code, rec.Body)
+	}
+	if _, msg := problem(t, rec); !strings.Contains(msg, "X-Occi-Atribute") {
+		t.Errorf("the message does not name the header: %s", msg)
 	}
 }

@@ -222,6 +222,9 @@ func (s *Server) wrap(h handler) echo.HandlerFunc {
 			return err
 		}
 		c.Set(keyCodec, out)
+		if err := renderers.CheckOCCIHeaders(c.Request().Header); err != nil {
+			return err
+		}
 		// text/uri-list answers listings only: refuse anything else before
 		// it changes anything (a single create answers its location).
 		if p := c.Request().URL.Path; renderers.ListsOnly(out) && !listingPath(p) {
