@@ -304,6 +304,9 @@ func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, paren
 	if err := in.normalize(); err != nil {
 		return nil, err
 	}
+	if in.Kind == "" {
+		return nil, occi.Errorf(occi.InvalidArgument, `the entity has no kind: a create names it ("kind" in JSON, a Category with class="kind" in the text renderings)`)
+	}
 	kind, ok := snap.Kind(in.Kind)
 	if !ok {
 		return nil, occi.Errorf(occi.InvalidArgument, "kind %q is not registered", in.Kind)

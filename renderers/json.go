@@ -120,6 +120,8 @@ func (JSON) Decode(_ http.Header, body []byte, v any) error {
 		err = unmarshal(body, m)
 	case *occi.Link:
 		err = unmarshal(body, m)
+	case *Entity:
+		err = decodeEntity(body, m)
 	case *occi.ActionInvocation:
 		err = unmarshal(body, m)
 	case *Collection:
@@ -171,6 +173,8 @@ func schemaFor(v any) (schemas.Name, bool) {
 		return schemas.Resource, true
 	case *occi.Link:
 		return schemas.Link, true
+	case *Entity:
+		return schemas.EntityUpdate, true
 	case *occi.ActionInvocation:
 		return schemas.ActionInvocation, true
 	case *Collection:
@@ -229,6 +233,30 @@ func decodeSingle(body []byte) (*Collection, bool, error) {
 		return nil, true, err
 	}
 	return &Collection{Resources: []*occi.Resource{r}}, true, nil
+}
+
+// decodeEntity decodes one entity, its kind optional: a link when it has a
+// source or a target, else a resource.
+func decodeEntity(body []byte, m *Entity) error {
+	var probe struct {
+		Source *json.RawMessage `json:"source"`
+		Target *json.RawMessage `json:"target"`
+	}
+	_ = json.Unmarshal(body, &probe)
+	if probe.Source != nil || probe.Target != nil {
+		l := new(occi.Link)
+		if err := unmarshal(body, l); err != nil {
+			return err
+		}
+		*m = Entity{Link: l}
+		return nil
+	}
+	r := new(occi.Resource)
+	if err := unmarshal(body, r); err != nil {
+		return err
+	}
+	*m = Entity{Resource: r}
+	return nil
 }
 
 func decodeCategoryRequest(body []byte, m *CategoryRequest) error {

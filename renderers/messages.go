@@ -36,6 +36,15 @@ type Collection struct {
 	Base string
 }
 
+// Entity is one entity as a request on its location sends it (a partial
+// update with POST, a replacement or a create with PUT): a resource or a
+// link, whose kind may be left out (the entity keeps its own). Exactly one
+// of Resource and Link is set.
+type Entity struct {
+	Resource *occi.Resource
+	Link     *occi.Link
+}
+
 // Locations is a list of entity locations: mixin membership, path listings
 // and the answer to a multiple create.
 type Locations []string

@@ -97,6 +97,15 @@ func decodeText(fields []textField, v any) error {
 			*m = *l
 		}
 		return err
+	case *Entity:
+		r, l, err := d.entity()
+		if err == nil {
+			*m = Entity{Resource: r, Link: l}
+			if l != nil {
+				m.Resource = nil
+			}
+		}
+		return err
 	case *occi.ActionInvocation:
 		return d.invocation(m)
 	case *Locations:
@@ -662,6 +671,13 @@ func TypeAttributes(c Codec, v any, cats *occi.Categories) {
 		t.resource(m)
 	case *occi.Link:
 		CoerceAttributes(m.Attributes, t.forEntity(&m.Entity))
+	case *Entity:
+		if m.Resource != nil {
+			t.resource(m.Resource)
+		}
+		if m.Link != nil {
+			CoerceAttributes(m.Link.Attributes, t.forEntity(&m.Link.Entity))
+		}
 	case *occi.ActionInvocation:
 		a := t.actions[m.Action]
 		if a == nil {

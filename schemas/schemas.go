@@ -35,6 +35,9 @@ const (
 	Resource Name = "resource"
 	// Link is one link.
 	Link Name = "link"
+	// EntityUpdate is one entity in a partial update: a resource's or a
+	// link's members, the kind too optional.
+	EntityUpdate Name = "entity-update"
 	// Collection is {"resources": [...]} and/or {"links": [...]}.
 	Collection Name = "collection"
 	// ActionInvocation is {"action": ID, "attributes": {...}}.
@@ -68,6 +71,10 @@ var documents = map[Name]document{
 	Link: {
 		definition: "link",
 		shape:      `{"kind": ID, "attributes": {...}, "source": {"location": ...}, "target": {"location": ...}}`,
+	},
+	EntityUpdate: {
+		definition: "entityUpdate",
+		shape:      `{"mixins": [ID], "attributes": {...}}, the kind optional`,
 	},
 	Collection: {
 		definition: "collection",

@@ -82,6 +82,9 @@ func TestValidDocuments(t *testing.T) {
 		{Link, "ends as objects with kinds", `{"kind": "l#l", "mixins": [], "actions": [], "attributes": {"occi.networkinterface.interface": "eth0"}, "id": "x", "title": "t",
 			"source": {"location": "/compute/1", "kind": "http://schemas.ogf.org/occi/infrastructure#compute"}, "target": {"location": "/network/1"}}`},
 		{Link, "no source", `{"kind": "l#l", "target": {"location": "http://other.example.com/network/1"}}`},
+		{EntityUpdate, "attributes only, no kind", `{"attributes": {"occi.compute.cores": 4}}`},
+		{EntityUpdate, "mixins and title", `{"mixins": ["http://example.com/occi#gold"], "title": "t"}`},
+		{EntityUpdate, "a link's members, with its kind", `{"kind": "l#l", "source": "/compute/1", "target": {"location": "/network/1"}, "attributes": {}}`},
 		{Collection, "resources", `{"resources": [{"kind": "k#k"}, {"kind": "k#k", "id": "2"}]}`},
 		{Collection, "links", `{"links": [{"kind": "l#l", "source": "/a/1", "target": "/b/1"}]}`},
 		{Collection, "both, empty", `{"resources": [], "links": []}`},
@@ -175,6 +178,8 @@ func TestInvalidDocuments(t *testing.T) {
 		body string
 		want []string // substrings of the message
 	}{
+		{EntityUpdate, "empty", `{}`, []string{"body: must not be empty"}},
+		{EntityUpdate, "misspelt member", `{"atributes": {}}`, []string{`unknown member "atributes" (did you mean "attributes"?)`}}, //nolint:misspell // a deliberate typo
 		// Not JSON at all.
 		{Resource, "not JSON", `kind: compute`,
 			[]string{"body is not valid JSON: invalid character 'k'", "at byte offset 0 (line 1, column 1)"}},

@@ -156,3 +156,27 @@ func TestOlderClientsRequests(t *testing.T) {
 		t.Errorf("the message does not name the header: %s", msg)
 	}
 }
+
+// A partial update without a kind updates the entity in its own kind; a
+// different kind is a 400 that says so; a create still needs its kind.
+func TestKindlessPartialUpdate(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	rec := f.must(200, req{method: "POST", path: "/compute/vm1", body: `{"attributes":{"occi.compute.hostname":"renamed","occi.core.title":"kind-less"}}`})
+	if body := rec.Body.String(); !strings.Contains(body, `"renamed"`) || !strings.Contains(body, `"kind":"http://schemas.ogf.org/occi/infrastructure#compute"`) {
+		t.Errorf("kind-less update: %s", body)
+	}
+	f.must(200, req{method: "POST", path: "/compute/vm1", body: `{"mixins":["http://schemas.ogf.org/occi/infrastructure/resource_tpl#large"]}`})
+	f.must(200, req{method: "POST", path: "/compute/vm1", header: map[string]string{"Content-Type": "text/plain"}, body: "X-OCCI-Attribute: occi.compute.cores=8\n"})
+	if body := f.must(200, req{method: "GET", path: "/compute/vm1"}).Body.String(); !strings.Contains(body, `"occi.compute.cores":8`) {
+		t.Errorf("kind-less text update: %s", body)
+	}
+	rec = f.do(req{method: "POST", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{}}`})
+	if _, msg := problem(t, rec); rec.Code != 400 || !strings.Contains(msg, "its kind cannot change") {
+		t.Errorf("update with another kind: %d %s", rec.Code, msg)
+	}
+	rec = f.do(req{method: "PUT", path: "/compute/vm2", body: `{"attributes":{}}`})
+	if _, msg := problem(t, rec); rec.Code != 400 || !strings.Contains(msg, "the entity has no kind") {
+		t.Errorf("kind-less create: %d %s", rec.Code, msg)
+	}
+}

@@ -381,22 +381,20 @@ func (s *Server) createdReply(r *request, v *engine.View) *reply {
 	return &reply{status: http.StatusCreated, body: s.render(v), header: h}
 }
 
-// decodeOne decodes the single entity of a PUT or POST on an entity.
+// decodeOne decodes the single entity of a PUT or POST on an entity; its
+// kind may be left out, the entity keeping its own.
 func (s *Server) decodeOne(r *request) (*engine.Input, error) {
 	if !r.hasBody() {
 		return nil, occi.Errorf(occi.InvalidArgument, "the request has no body: send the entity")
 	}
-	var c renderers.Collection
-	if err := r.decode(&c); err != nil {
+	var e renderers.Entity
+	if err := r.decode(&e); err != nil {
 		return nil, err
 	}
-	switch {
-	case len(c.Resources) == 1 && len(c.Links) == 0:
-		return engine.FromResource(c.Resources[0]), nil
-	case len(c.Links) == 1 && len(c.Resources) == 0:
-		return engine.FromLink(c.Links[0]), nil
+	if e.Link != nil {
+		return engine.FromLink(e.Link), nil
 	}
-	return nil, occi.Errorf(occi.InvalidArgument, "send exactly one entity here (got %d resources and %d links)", len(c.Resources), len(c.Links))
+	return engine.FromResource(e.Resource), nil
 }
 
 // invocation reads an action invocation: ?action=term names it, and the
