@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -178,5 +179,80 @@ func TestKindlessPartialUpdate(t *testing.T) {
 	rec = f.do(req{method: "PUT", path: "/compute/vm2", body: `{"attributes":{}}`})
 	if _, msg := problem(t, rec); rec.Code != 400 || !strings.Contains(msg, "the entity has no kind") {
 		t.Errorf("kind-less create: %d %s", rec.Code, msg)
+	}
+}
+
+// Link ends given as absolute URLs of this server are local, in every
+// rendering; link ends are rendered as absolute URLs everywhere.
+func TestAbsoluteLinkEnds(t *testing.T) {
+	const storagelink = `"kind":"http://schemas.ogf.org/occi/infrastructure#storagelink","attributes":{"occi.storagelink.deviceid":"vdb"}`
+	tests := []struct {
+		name string
+		r    func(id string) req
+	}{
+		{"json", func(id string) req {
+			return req{method: "PUT", path: "/storagelink/" + id, body: `{` + storagelink + `,"source":{"location":"http://example.com/compute/vm1"},"target":"http://example.com/storage/disk"}`}
+		}},
+		{"text/plain", func(id string) req {
+			return req{method: "PUT", path: "/storagelink/" + id, header: map[string]string{"Content-Type": "text/plain"}, body: "Category: storagelink; scheme=\"http://schemas.ogf.org/occi/infrastructure#\"; class=\"kind\"\n" +
+				"X-OCCI-Attribute: occi.core.source=\"http://example.com/compute/vm1\", occi.core.target=\"http://example.com/storage/disk\", occi.storagelink.deviceid=\"vdb\"\n"}
+		}},
+		{"text/occi", func(id string) req {
+			return req{method: "PUT", path: "/storagelink/" + id, header: map[string]string{
+				"Content-Type":     "text/occi",
+				"Category":         `storagelink; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"`,
+				"X-OCCI-Attribute": `occi.core.source="http://example.com/compute/vm1", occi.core.target="http://example.com/storage/disk", occi.storagelink.deviceid="vdb"`,
+			}}
+		}},
+		{"inline, json", func(string) req {
+			return req{method: "PUT", path: "/compute/vm2", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","links":[{` + storagelink + `,"target":{"location":"http://example.com/storage/disk"}}]}`}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+			f.must(201, req{method: "PUT", path: "/storage/disk", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+			f.must(201, tt.r("sl1"))
+			// Stored as local paths: the storage is linked to, so it cannot go.
+			if rec := f.do(req{method: "DELETE", path: "/storage/disk"}); rec.Code != 409 {
+				t.Errorf("the link's target is not the local storage: delete answered %d", rec.Code)
+			}
+		})
+	}
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	f.must(201, req{method: "PUT", path: "/storage/disk", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+	f.must(201, tests[0].r("sl1"))
+	for _, accept := range []string{"application/occi+json", "text/plain", "text/occi"} {
+		rec := f.must(200, req{method: "GET", path: "/compute/vm1", header: map[string]string{"Accept": accept}})
+		all := rec.Body.String() + fmt.Sprint(rec.Header())
+		if !strings.Contains(all, "http://example.com/storage/disk") || !strings.Contains(all, "http://example.com/compute/vm1") {
+			t.Errorf("%s: link ends are not absolute URLs:\n%s", accept, all)
+		}
+		if strings.Contains(all, `"/storage/disk"`) || strings.Contains(all, "</storage/disk>") {
+			t.Errorf("%s: a link end is a bare path:\n%s", accept, all)
+		}
+	}
+	// Another server's URL is a remote end, not a local one.
+	rec := f.do(req{method: "PUT", path: "/storagelink/sl2", body: `{` + storagelink + `,"source":"http://elsewhere.example.org/compute/vm1","target":"/storage/disk"}`})
+	if _, msg := problem(t, rec); rec.Code != 400 || !strings.Contains(msg, "link source http://elsewhere.example.org/compute/vm1 does not exist") {
+		t.Errorf("a source on another server: %d %s", rec.Code, msg)
+	}
+}
+
+// Behind a proxy, public_url is the server's address: rendered URLs use it
+// and link ends under it are local.
+func TestPublicURL(t *testing.T) {
+	f := newFixture(t)
+	public, _ := url.Parse("https://occi.example.net")
+	f.srv = New(Config{Engine: f.eng, PublicURL: public})
+	f.must(201, req{method: "PUT", path: "/storage/disk", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+	rec := f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","links":[{"kind":"http://schemas.ogf.org/occi/infrastructure#storagelink","target":"https://occi.example.net/storage/disk","attributes":{"occi.storagelink.deviceid":"vdb"}}]}`})
+	if loc := rec.Header().Get("Location"); loc != "https://occi.example.net/compute/vm1" {
+		t.Errorf("Location %q", loc)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, `"location":"https://occi.example.net/storage/disk"`) {
+		t.Errorf("link end: %s", body)
 	}
 }

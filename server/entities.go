@@ -146,7 +146,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		return &reply{status: http.StatusOK, body: s.render(r, v)}, nil
 	case http.MethodPut:
 		in, err := s.decodeOne(r)
 		if err != nil {
@@ -159,7 +159,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 		if created {
 			return s.createdReply(r, v), nil
 		}
-		return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		return &reply{status: http.StatusOK, body: s.render(r, v)}, nil
 	case http.MethodPost:
 		if r.QueryParams().Has("action") {
 			v, err := s.engine.Get(ctx, loc)
@@ -173,7 +173,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 			if v, err = s.engine.Action(ctx, loc, inv); err != nil {
 				return nil, err
 			}
-			return &reply{status: http.StatusOK, body: s.render(v)}, nil
+			return &reply{status: http.StatusOK, body: s.render(r, v)}, nil
 		}
 		in, err := s.decodeOne(r)
 		if err != nil {
@@ -183,7 +183,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &reply{status: http.StatusOK, body: s.render(v)}, nil
+		return &reply{status: http.StatusOK, body: s.render(r, v)}, nil
 	case http.MethodDelete:
 		if err := s.engine.Delete(ctx, loc); err != nil {
 			return nil, err
@@ -211,9 +211,9 @@ func (s *Server) list(r *request, q *engine.Query) (*reply, error) {
 	c := &renderers.Collection{Base: s.absolute(r, "")}
 	for _, v := range views {
 		if v.IsLink() {
-			c.Links = append(c.Links, linkOf(v.Entity, v.Actions))
+			c.Links = append(c.Links, linkOf(c.Base, v.Entity, v.Actions))
 		} else {
-			c.Resources = append(c.Resources, resourceOf(v))
+			c.Resources = append(c.Resources, resourceOf(c.Base, v))
 		}
 	}
 	if c.Links == nil && c.Resources == nil {
@@ -353,6 +353,11 @@ func (s *Server) create(r *request, at engine.Placement) (*reply, error) {
 	for _, l := range c.Links {
 		inputs = append(inputs, engine.FromLink(l))
 	}
+	for _, in := range inputs {
+		if err := s.localEnds(r, in); err != nil {
+			return nil, err
+		}
+	}
 	if len(inputs) == 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "the body holds no entity to create")
 	}
@@ -378,7 +383,7 @@ func (s *Server) createdReply(r *request, v *engine.View) *reply {
 	if codec, _ := r.Get(keyCodec).(renderers.Codec); renderers.ListsOnly(codec) {
 		return &reply{status: http.StatusCreated, body: s.locations(r, []*store.Entity{v.Entity}), header: h}
 	}
-	return &reply{status: http.StatusCreated, body: s.render(v), header: h}
+	return &reply{status: http.StatusCreated, body: s.render(r, v), header: h}
 }
 
 // decodeOne decodes the single entity of a PUT or POST on an entity; its
@@ -391,10 +396,13 @@ func (s *Server) decodeOne(r *request) (*engine.Input, error) {
 	if err := r.decode(&e); err != nil {
 		return nil, err
 	}
+	var out *engine.Input
 	if e.Link != nil {
-		return engine.FromLink(e.Link), nil
+		out = engine.FromLink(e.Link)
+	} else {
+		out = engine.FromResource(e.Resource)
 	}
-	return engine.FromResource(e.Resource), nil
+	return out, s.localEnds(r, out)
 }
 
 // invocation reads an action invocation: ?action=term names it, and the
@@ -490,13 +498,58 @@ func (s *Server) bodyLocations(r *request, required bool) ([]string, error) {
 	return out, nil
 }
 
+// localEnds turns the link ends of an input (and of its inline links) that
+// are absolute URLs of this server into paths: clients send back the URLs
+// they read. Ends on other endpoints stay URLs.
+func (s *Server) localEnds(r *request, in *engine.Input) error {
+	for _, end := range []*occi.LinkEnd{in.Source, in.Target} {
+		if end == nil {
+			continue
+		}
+		if p, ok := s.ownPath(r, end.Location); ok {
+			end.Location = p
+		}
+	}
+	for _, name := range []string{occi.AttrSource, occi.AttrTarget} {
+		if v, ok := in.Attributes[name].(string); ok {
+			if p, own := s.ownPath(r, v); own {
+				in.Attributes[name] = p
+			}
+		}
+	}
+	for _, l := range in.Links {
+		if err := s.localEnds(r, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownPath returns the path of an absolute http(s) URL whose scheme, host
+// and port are this server's (the request's own authority, or public_url).
+func (s *Server) ownPath(r *request, loc string) (string, bool) {
+	u, err := url.Parse(loc)
+	if err != nil || !u.IsAbs() || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	if s.public != nil {
+		if strings.EqualFold(u.Scheme, s.public.Scheme) && strings.EqualFold(u.Host, s.public.Host) {
+			return u.Path, true
+		}
+	}
+	if strings.EqualFold(u.Scheme, r.Scheme()) && sameHost(u.Host, r.Request().Host) {
+		return u.Path, true
+	}
+	return "", false
+}
+
 // localPath turns a location given by a client into a path on this server.
 func localPath(r *request, loc string) (string, error) {
 	u, err := url.Parse(loc)
 	if err != nil || loc == "" {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not a location", loc)
 	}
-	if u.IsAbs() && !sameHost(u.Host, r.Request().Host) {
+	if u.IsAbs() && !sameHost(u.Host, r.Request().Host) && !r.server.ownHost(u) {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not on this server (%s)", loc, r.Request().Host)
 	}
 	if !strings.HasPrefix(u.Path, "/") {
@@ -520,9 +573,18 @@ func sameHost(a, b string) bool {
 	return loopback(ha) && loopback(hb)
 }
 
-// absolute makes a location an absolute URL of this server.
+// absolute makes a location an absolute URL of this server: under
+// public_url when one is configured, else the request's own authority.
 func (s *Server) absolute(r *request, loc string) string {
+	if s.public != nil {
+		return s.public.Scheme + "://" + s.public.Host + loc
+	}
 	return r.Scheme() + "://" + r.Request().Host + loc
+}
+
+// ownHost reports whether a URL names public_url's scheme and authority.
+func (s *Server) ownHost(u *url.URL) bool {
+	return s.public != nil && strings.EqualFold(u.Scheme, s.public.Scheme) && strings.EqualFold(u.Host, s.public.Host)
 }
 
 func (s *Server) locations(r *request, ents []*store.Entity) renderers.Locations {

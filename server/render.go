@@ -4,14 +4,20 @@ import (
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/store"
+	"maps"
+	"strings"
 )
 
 // render turns an engine view into the model message a codec encodes.
-func (s *Server) render(v *engine.View) any {
+// render turns a view into its message. Link ends are rendered as absolute
+// URLs (base + path for this server's entities), as listings and Location
+// headers are: a client sends back what it reads.
+func (s *Server) render(r *request, v *engine.View) any {
+	base := s.absolute(r, "")
 	if v.IsLink() {
-		return linkOf(v.Entity, v.Actions)
+		return linkOf(base, v.Entity, v.Actions)
 	}
-	return resourceOf(v)
+	return resourceOf(base, v)
 }
 
 func entityOf(e *store.Entity, actions []string) occi.Entity {
@@ -27,22 +33,40 @@ func entityOf(e *store.Entity, actions []string) occi.Entity {
 	}
 }
 
-func resourceOf(v *engine.View) *occi.Resource {
+func resourceOf(base string, v *engine.View) *occi.Resource {
 	summary, _ := v.Attributes[occi.AttrSummary].(string)
 	r := &occi.Resource{Entity: entityOf(v.Entity, v.Actions), Summary: summary}
 	for _, l := range v.Links {
-		r.Links = append(r.Links, linkOf(l, nil))
+		r.Links = append(r.Links, linkOf(base, l, nil))
 	}
 	return r
 }
 
-func linkOf(e *store.Entity, actions []string) *occi.Link {
+func linkOf(base string, e *store.Entity, actions []string) *occi.Link {
 	l := &occi.Link{Entity: entityOf(e, actions)}
+	l.Attributes = maps.Clone(e.Attributes)
 	if e.Source != nil {
 		l.Source = *e.Source
+		l.Source.Location = absoluteEnd(base, l.Source.Location)
+		if _, ok := l.Attributes[occi.AttrSource]; ok {
+			l.Attributes[occi.AttrSource] = l.Source.Location
+		}
 	}
 	if e.Target != nil {
 		l.Target = *e.Target
+		l.Target.Location = absoluteEnd(base, l.Target.Location)
+		if _, ok := l.Attributes[occi.AttrTarget]; ok {
+			l.Attributes[occi.AttrTarget] = l.Target.Location
+		}
 	}
 	return l
+}
+
+// absoluteEnd makes a link end of this server an absolute URL; another
+// endpoint's is one already.
+func absoluteEnd(base, loc string) string {
+	if strings.HasPrefix(loc, "/") {
+		return base + loc
+	}
+	return loc
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -39,6 +40,10 @@ type Config struct {
 	BodyLimit int64
 	// Logger receives one line per request; slog.Default if nil.
 	Logger *slog.Logger
+	// PublicURL is the scheme and authority clients reach the server at
+	// (behind a proxy, say): rendered URLs use it, and link ends under it
+	// are this server's. Empty: each request's own.
+	PublicURL *url.URL
 }
 
 // Server is the OCCI HTTP server.
@@ -50,6 +55,7 @@ type Server struct {
 	log    *slog.Logger
 	banner string
 	models modelCache
+	public *url.URL
 }
 
 // New returns a server ready to serve.
@@ -61,6 +67,7 @@ func New(cfg Config) *Server {
 		limit:  cfg.BodyLimit,
 		log:    cfg.Logger,
 		banner: fmt.Sprintf("ocni/%s OCCI/1.2 OCCI-CRTP/1.1", Version),
+		public: cfg.PublicURL,
 	}
 	if s.codecs == nil {
 		s.codecs = renderers.DefaultSet()

@@ -86,7 +86,7 @@ func TestTextOCCILifecycle(t *testing.T) {
 	rec = f.must(200, req{method: "GET", path: "/compute/vm-text", header: map[string]string{"Accept": textOCCI}})
 	wantHeader(t, rec, "Category", `compute; scheme="`+infra+`"; class="kind"`, `medium; scheme="http://schemas.ogf.org/occi/infrastructure/resource_tpl#"; class="mixin"`)
 	wantHeader(t, rec, "Link", `</compute/vm-text?action=stop>; rel="`+computeAction+`stop"`,
-		`</network/lan>; rel="`+networkKind+`"; self="/networkinterface/`, `category="`+nicKind+`"`, `occi.networkinterface.interface="eth0"`)
+		`<http://example.com/network/lan>; rel="`+networkKind+`"; self="/networkinterface/`, `category="`+nicKind+`"`, `occi.networkinterface.interface="eth0"`)
 	wantHeader(t, rec, "X-OCCI-Attribute", `occi.core.id="vm-text"`, `occi.compute.memory=2`)
 
 	// Act: stop with a parameter, then start again.

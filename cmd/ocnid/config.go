@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +50,23 @@ type Config struct {
 	// DefaultProvider serves the kinds no binding names, such as kinds
 	// registered at runtime without one: the first provider by default.
 	DefaultProvider string `yaml:"default_provider"`
+	// PublicURL is the scheme and authority clients reach the server at
+	// (http://host:port or https://host behind a proxy): the URLs the
+	// server renders use it. Empty: each request's own Host.
+	PublicURL string `yaml:"public_url"`
+}
+
+// publicURL parses PublicURL; nil when it is empty.
+func (c *Config) publicURL() (*url.URL, error) {
+	if c.PublicURL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("config: public_url %q: want http(s)://host[:port], with no path, user, query or fragment", c.PublicURL)
+	}
+	u.Path = ""
+	return u, nil
 }
 
 // Provider is one backend provider instance: a driver and its options.
@@ -168,6 +186,9 @@ func (c *Config) Validate() error {
 		if !names[p] {
 			return fmt.Errorf("config: bindings: %s is bound to %q, which is not a configured provider", kind, p)
 		}
+	}
+	if _, err := c.publicURL(); err != nil {
+		return err
 	}
 	if c.DefaultProvider != "" && !names[c.DefaultProvider] {
 		return fmt.Errorf("config: default_provider %q is not a configured provider", c.DefaultProvider)

@@ -94,7 +94,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		logger.Info("templates registered", "count", n)
 	}
 	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
-	srv := server.New(server.Config{Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger})
+	public, _ := cfg.publicURL() // validated with the configuration
+	srv := server.New(server.Config{Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger, PublicURL: public})
 	eng.RunRefresh(ctx)
 	eng.RunReconciler(ctx, time.Second)
 

@@ -434,3 +434,23 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("the start-up log does not describe the provider:\n%s", l)
 	}
 }
+
+func TestPublicURLConfig(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		ok    bool
+	}{
+		{"https://occi.example.net", true},
+		{"http://127.0.0.1:8090/", true},
+		{"ftp://x", false},
+		{"https://occi.example.net/base", false},
+		{"https://user:pw@occi.example.net", false},
+		{"occi.example.net", false},
+	} {
+		cfg := DefaultConfig()
+		cfg.PublicURL = tt.value
+		if err := cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("public_url %q: %v", tt.value, err)
+		}
+	}
+}
