@@ -76,8 +76,8 @@ func init() {
 					"simulates a crash between the VIM call and the server's commit; for crash tests only", ExitCode),
 			},
 			{
-				Name: "os_templates", Type: backends.Strings,
-				Help: "names of the OS images the simulated VIM offers; each becomes an os_tpl mixin of the query interface",
+				Name: "os_templates", Type: backends.Strings, Default: []string{"debian-12", "ubuntu-24.04", "alpine-3.20"},
+				Help: "names of the OS images the simulated VIM offers; each becomes an os_tpl mixin of the query interface, at /templates/<provider>/os/<name>/ ([] for none)",
 			},
 			{
 				Name: "state_file", Type: backends.String, Default: "",

@@ -454,3 +454,47 @@ func TestPublicURLConfig(t *testing.T) {
 		}
 	}
 }
+
+// The default dummy offers OS templates, so that `make run` looks like a
+// small cloud: they are in the query interface, and a compute is made from
+// one.
+func TestDefaultDummyTemplates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ocnid as a process")
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "ocnid.yaml")
+	if err := os.WriteFile(config, []byte("data: "+filepath.Join(dir, "ocni.db")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, _, _ := startProcess(t, config)
+	res, err := http.Get("http://" + addr + "/-/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	for _, img := range []string{"debian-12", "ubuntu-24.04", "alpine-3.20"} {
+		if !strings.Contains(string(body), `"term":"`+img+`"`) || !strings.Contains(string(body), `"/templates/dummy/os/`+img+`/"`) {
+			t.Errorf("the query interface has no template %s", img)
+		}
+	}
+	res, err = http.Post("http://"+addr+"/compute/", "application/occi+json", strings.NewReader(
+		`{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","id":"vm1","mixins":["http://schemas.ocni.org/dummy/dummy/os_tpl#debian-12"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("create from a template: %s", res.Status)
+	}
+	res, err = http.Get("http://" + addr + "/templates/dummy/os/debian-12/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.Contains(string(body), `"id":"vm1"`) {
+		t.Errorf("the template's members: %s", body)
+	}
+}
