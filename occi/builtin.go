@@ -167,7 +167,7 @@ func buildBuiltins() *Categories {
 			Parent:   LinkKindID,
 			Location: "/storagelink/",
 			Attributes: Attributes{
-				"occi.storagelink.deviceid":      attr(TypeString, true, true, "Device identifier as defined by the OCCI service provider"),
+				"occi.storagelink.deviceid":      attr(TypeString, true, false, "Device identifier as defined by the OCCI service provider; chosen by the provider when not given"),
 				"occi.storagelink.mountpoint":    attr(TypeString, true, false, "Point to where the storage is mounted in the guest OS"),
 				"occi.storagelink.state":         attr(TypeString, false, false, "Current status of the instance").withPattern(linkStatePattern).withDefault("inactive"),
 				"occi.storagelink.state.message": stateMessage("storage link"),

@@ -334,7 +334,7 @@ func TestBuiltinInfrastructureKinds(t *testing.T) {
 			state("occi.networkinterface.state"), state("occi.networkinterface.state.message"),
 		}, "", nil},
 		{StorageLinkKindID, LinkKindID, "/storagelink/", []attrSpec{
-			{"occi.storagelink.deviceid", TypeString, true, true},
+			{"occi.storagelink.deviceid", TypeString, true, false},
 			str("occi.storagelink.mountpoint"),
 			state("occi.storagelink.state"), state("occi.storagelink.state.message"),
 		}, "", nil},

@@ -256,3 +256,19 @@ func TestPublicURL(t *testing.T) {
 		t.Errorf("link end: %s", body)
 	}
 }
+
+// A storage link without occi.storagelink.deviceid, inline or standalone,
+// gets the next free device from the provider, and shows it.
+func TestStorageLinkWithoutDeviceID(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/storage/d1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+	f.must(201, req{method: "PUT", path: "/storage/d2", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storage","attributes":{"occi.storage.size":1}}`})
+	rec := f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","links":[{"kind":"http://schemas.ogf.org/occi/infrastructure#storagelink","target":"/storage/d1"}]}`})
+	if body := rec.Body.String(); !strings.Contains(body, `"occi.storagelink.deviceid":"vdb"`) {
+		t.Errorf("inline link without a deviceid: %s", body)
+	}
+	rec = f.must(201, req{method: "PUT", path: "/storagelink/sl2", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#storagelink","source":"/compute/vm1","target":"/storage/d2"}`})
+	if body := rec.Body.String(); !strings.Contains(body, `"occi.storagelink.deviceid":"vdc"`) {
+		t.Errorf("standalone link without a deviceid: %s", body)
+	}
+}

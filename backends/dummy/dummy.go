@@ -51,7 +51,10 @@ var operations = []string{opCreate, opRetrieve, opUpdate, opDelete, opAction, op
 const ExitCode = 3
 
 // The attribute the VIM assigns to network interfaces.
-const attrMAC = "occi.networkinterface.mac"
+const (
+	attrMAC      = "occi.networkinterface.mac"
+	attrDeviceID = "occi.storagelink.deviceid"
+)
 
 func init() {
 	backends.Register(&backends.Driver{
@@ -450,6 +453,16 @@ func (p *Provider) Create(ctx context.Context, o *backends.Object) (map[string]a
 				decided[attrMAC] = mac
 			}
 		}
+		if f.kind == occi.StorageLinkKindID {
+			if given, _ := e.obj.Attributes[attrDeviceID].(string); given == "" {
+				dev, ok := p.freeDevice(e.obj.Source)
+				if !ok {
+					return nil, occi.Errorf(occi.FailedPrecondition, "dummy provider %s: compute %s has no free device name left (vdb to vdz are used)", p.name, e.obj.Source)
+				}
+				e.obj.Attributes[attrDeviceID] = dev
+				decided[attrDeviceID] = dev
+			}
+		}
 	}
 	if err := p.store(opCreate, o.ID, e); err != nil {
 		return nil, err
@@ -650,6 +663,26 @@ func (p *Provider) Saved(id string) []string {
 		return slices.Clone(e.saved)
 	}
 	return nil
+}
+
+// freeDevice returns the first device name (vdb, vdc, ...; vda is the root
+// disk's) that no storage link of the compute at source uses. It is called
+// with the lock held.
+func (p *Provider) freeDevice(source string) (string, bool) {
+	used := map[string]bool{"vda": true}
+	for _, e := range p.objects {
+		if e.obj.Source == source && e.obj.Is(occi.StorageLinkKindID) {
+			if dev, ok := e.obj.Attributes[attrDeviceID].(string); ok {
+				used[dev] = true
+			}
+		}
+	}
+	for c := 'b'; c <= 'z'; c++ {
+		if name := "vd" + string(c); !used[name] {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 func newMAC() (string, error) {

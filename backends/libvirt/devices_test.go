@@ -6,6 +6,8 @@ package libvirt
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +271,31 @@ func TestLinkStatesFollowTheCompute(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("a destroy behind the driver's back", "inactive", "")
+}
+
+// A storage link without a deviceid gets the next free disk name, reported
+// back, and recorded in the domain.
+func TestStorageLinkWithoutDeviceID(t *testing.T) {
+	p := newProvider(t)
+	w := newWorld(t, p)
+	mustCreate(t, p, w.disk) // vdc
+	auto := linkObject(occi.StorageLinkKindID, "auto1", w.compute, w.storage, map[string]any{})
+	delete(auto.Attributes, attrDeviceID)
+	got := mustCreate(t, p, auto)
+	if got[attrDeviceID] != "vdb" {
+		t.Errorf("Create without a deviceid reports %v, want vdb (vda is the root's, vdc taken)", got[attrDeviceID])
+	}
+	auto2 := linkObject(occi.StorageLinkKindID, "auto2", w.compute, w.storage, map[string]any{})
+	delete(auto2.Attributes, attrDeviceID)
+	if got := mustCreate(t, p, auto2); got[attrDeviceID] != "vdd" {
+		t.Errorf("the second one reports %v, want vdd", got[attrDeviceID])
+	}
+	var devs []string
+	for _, dk := range domainDoc(t, p, "vm1", false).path("devices").children("disk") {
+		devs = append(devs, dk.child("target").get("dev"))
+	}
+	slices.Sort(devs)
+	if fmt.Sprint(devs) != "[vdb vdc vdd]" {
+		t.Errorf("disks in the definition: %v", devs)
+	}
 }

@@ -244,6 +244,8 @@ func (p *Provider) linkObserved(conn *golibvirt.Libvirt, d *domain, l *linkMeta)
 	}
 	if l.Family == familyNetworkInterface {
 		out[attrMAC] = l.MAC
+	} else {
+		out[attrDeviceID] = l.Dev
 	}
 	return out, nil
 }
@@ -282,12 +284,33 @@ func (p *Provider) linkMetaOf(ctx context.Context, conn *golibvirt.Libvirt, o *b
 		return nil, err
 	}
 	l.Volume = vol.Name
+	// No device given: the next free one is chosen once the domain is
+	// known (freeDisk).
 	l.Dev = str(o, attrDeviceID)
-	if !devPattern.MatchString(l.Dev) {
+	if l.Dev != "" && !devPattern.MatchString(l.Dev) {
 		return nil, p.invalid("%s = %q: a disk name such as vdb, sdb or hdb", attrDeviceID, l.Dev)
 	}
 	l.Mountpoint = str(o, attrMountpoint)
 	return l, nil
+}
+
+// freeDisk returns the first virtio disk name (vdb, vdc, ...; vda is the
+// root disk's) that the domain's definition does not use.
+func freeDisk(def *node) (string, bool) {
+	used := map[string]bool{"vda": true}
+	if devices := def.child("devices"); devices != nil {
+		for _, dk := range devices.children("disk") {
+			if t := dk.child("target"); t != nil {
+				used[t.get("dev")] = true
+			}
+		}
+	}
+	for c := 'b'; c <= 'z'; c++ {
+		if name := "vd" + string(c); !used[name] {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // plug adds a link's device to a running domain; a driver that cannot
@@ -430,6 +453,12 @@ func (p *Provider) createLink(ctx context.Context, o *backends.Object) (map[stri
 	}
 	if d.meta.link(o.ID) != nil {
 		return nil, occi.Errorf(occi.AlreadyExists, "libvirt provider %s: %s %s already exists", p.name, l.Family, o.ID)
+	}
+	if l.Family == familyStorageLink && l.Dev == "" {
+		var ok bool
+		if l.Dev, ok = freeDisk(d.def); !ok {
+			return nil, occi.Errorf(occi.FailedPrecondition, "libvirt provider %s: compute %s has no free disk name left (vdb to vdz are used)", p.name, d.meta.ID)
+		}
 	}
 	if findDevice(d.def, l) != nil {
 		what := "MAC address " + l.MAC
