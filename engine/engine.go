@@ -199,7 +199,7 @@ func actionsOf(snap *registry.Snapshot, ent *store.Entity) []string {
 }
 
 // offered lists the actions a client can invoke on an entity: those of its
-// categories that its provider implements. (Invoking one the model has and
+// categories that its provider implements and its state allows. (Invoking one the model has and
 // the provider lacks is a 501; one the model lacks a 404.)
 func (e *Engine) offered(snap *registry.Snapshot, ent *store.Entity) (offered, defined []string) {
 	defined = actionsOf(snap, ent)
@@ -208,7 +208,12 @@ func (e *Engine) offered(snap *registry.Snapshot, ent *store.Entity) (offered, d
 		return defined, defined
 	}
 	caps := p.Capabilities()
-	return slices.DeleteFunc(slices.Clone(defined), func(a string) bool { return !caps.ServesAction(a) }), defined
+	machine := occi.StateMachineOf(append([]string{ent.Kind}, ancestors(snap, ent.Kind)...)...)
+	return slices.DeleteFunc(slices.Clone(defined), func(a string) bool {
+		// Only what the provider implements and the state allows: an
+		// active compute does not offer start.
+		return !caps.ServesAction(a) || (machine != nil && !machine.Allows(a, ent.Attributes[machine.Attribute]))
+	}), defined
 }
 
 // isRemote reports whether a link target names another OCCI endpoint.

@@ -272,3 +272,33 @@ func TestStorageLinkWithoutDeviceID(t *testing.T) {
 		t.Errorf("standalone link without a deviceid: %s", body)
 	}
 }
+
+// An entity offers only the actions its state allows, in every rendering:
+// an active compute does not offer start, an inactive one does.
+func TestActionsFollowTheState(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/compute/vm1", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	check := func(state string, offered, not []string) {
+		t.Helper()
+		for _, accept := range []string{"application/occi+json", "text/plain", "text/occi"} {
+			rec := f.must(200, req{method: "GET", path: "/compute/vm1", header: map[string]string{"Accept": accept}})
+			all := rec.Body.String() + fmt.Sprint(rec.Header())
+			for _, a := range offered {
+				if !strings.Contains(all, "action#"+a) {
+					t.Errorf("%s, %s: %s is not offered:\n%s", state, accept, a, all)
+				}
+			}
+			for _, a := range not {
+				if strings.Contains(all, "action#"+a+`"`) || strings.Contains(all, "?action="+a+">") {
+					t.Errorf("%s, %s: %s is offered:\n%s", state, accept, a, all)
+				}
+			}
+		}
+	}
+	check("active", []string{"stop", "restart", "suspend"}, []string{"start"})
+	f.must(200, req{method: "POST", path: "/compute/vm1?action=stop"})
+	check("inactive", []string{"start"}, []string{"stop", "restart", "suspend"})
+	f.must(200, req{method: "POST", path: "/compute/vm1?action=start"})
+	f.must(200, req{method: "POST", path: "/compute/vm1?action=suspend"})
+	check("suspended", []string{"start", "stop"}, []string{"restart", "suspend"})
+}

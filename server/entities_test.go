@@ -445,13 +445,14 @@ func TestCursorPaging(t *testing.T) {
 	f.must(400, req{method: "GET", path: "/compute/?after=/compute/c3&page=2"})
 }
 
-// An entity lists the actions its provider implements; one the model has
+// An entity lists the actions its provider implements and its state allows
+// (an online storage offers offline, not online); one the model has
 // and the provider lacks is a 501, one the model lacks a 404.
 func TestOfferedActions(t *testing.T) {
 	f := newFixture(t)
 	rec := f.must(201, req{method: "PUT", path: "/storage/s1", body: `{"kind":"` + storageKind + `","attributes":{"occi.storage.size":1}}`})
 	actions := fmt.Sprint(jsonBody(t, rec)["actions"])
-	if !strings.Contains(actions, "#online") || strings.Contains(actions, "#backup") {
+	if !strings.Contains(actions, "#offline") || strings.Contains(actions, "#online") || strings.Contains(actions, "#backup") {
 		t.Errorf("storage actions on the dummy: %s", actions)
 	}
 	if rec := f.do(req{method: "POST", path: "/storage/s1?action=backup", body: `{"action":"http://schemas.ogf.org/occi/infrastructure/storage/action#backup"}`}); rec.Code != 501 {

@@ -97,41 +97,15 @@ type family struct {
 	kind      string
 	stateAttr string
 	initial   string
-	actions   map[string]transition
-}
-
-// transition is one action: the states it is allowed from and the state it
-// leads to; an empty to keeps the state.
-type transition struct {
-	from []string
-	to   string
+	// machine is the kind's OCCI state machine (nil for links, which have
+	// no actions): the simulation follows it exactly.
+	machine *occi.StateMachine
 }
 
 var families = []*family{
-	{
-		kind: occi.ComputeKindID, stateAttr: "occi.compute.state", initial: "active",
-		actions: map[string]transition{
-			occi.StartActionID:   {from: []string{"inactive", "suspended"}, to: "active"},
-			occi.StopActionID:    {from: []string{"active", "suspended"}, to: "inactive"},
-			occi.RestartActionID: {from: []string{"active"}, to: "active"},
-			occi.SuspendActionID: {from: []string{"active"}, to: "suspended"},
-			occi.SaveActionID:    {from: []string{"active", "inactive", "suspended"}},
-		},
-	},
-	{
-		kind: occi.NetworkKindID, stateAttr: "occi.network.state", initial: "active",
-		actions: map[string]transition{
-			occi.UpActionID:   {from: []string{"inactive", "error"}, to: "active"},
-			occi.DownActionID: {from: []string{"active", "error"}, to: "inactive"},
-		},
-	},
-	{
-		kind: occi.StorageKindID, stateAttr: "occi.storage.state", initial: "online",
-		actions: map[string]transition{
-			occi.OnlineActionID:  {from: []string{"offline", "error"}, to: "online"},
-			occi.OfflineActionID: {from: []string{"online", "error"}, to: "offline"},
-		},
-	},
+	{kind: occi.ComputeKindID, stateAttr: "occi.compute.state", initial: "active", machine: occi.StateMachineOf(occi.ComputeKindID)},
+	{kind: occi.NetworkKindID, stateAttr: "occi.network.state", initial: "active", machine: occi.StateMachineOf(occi.NetworkKindID)},
+	{kind: occi.StorageKindID, stateAttr: "occi.storage.state", initial: "online", machine: occi.StateMachineOf(occi.StorageKindID)},
 	{kind: occi.NetworkInterfaceID, stateAttr: "occi.networkinterface.state", initial: "active"},
 	{kind: occi.StorageLinkKindID, stateAttr: "occi.storagelink.state", initial: "active"},
 }
@@ -151,8 +125,10 @@ func familyOf(o *backends.Object) *family {
 func capabilities() backends.Capabilities {
 	var actions []string
 	for _, f := range families {
-		for a := range f.actions {
-			actions = append(actions, a)
+		if f.machine != nil {
+			for a := range f.machine.Actions {
+				actions = append(actions, a)
+			}
 		}
 	}
 	sort.Strings(actions)
@@ -566,20 +542,20 @@ func (p *Provider) Action(ctx context.Context, o *backends.Object, action string
 		return nil, p.notFound(o)
 	}
 	f := familyOf(cur.obj)
-	var tr transition
-	if f != nil {
-		tr, ok = f.actions[action]
+	var tr occi.Transition
+	if f != nil && f.machine != nil {
+		tr, ok = f.machine.Actions[action]
 	}
-	if f == nil || !ok {
+	if f == nil || f.machine == nil || !ok {
 		return nil, occi.Errorf(occi.Unimplemented, "dummy provider %s: action %s is not implemented for kind %s", p.name, action, cur.obj.Kind)
 	}
 	state := stateOf(cur, f)
-	if !slices.Contains(tr.from, state) {
+	if !slices.Contains(tr.From, state) {
 		return nil, occi.Errorf(occi.FailedPrecondition, "cannot %s %s %s: it is %s", actionTerm(action), term(f.kind), o.ID, state)
 	}
 	n := &entry{obj: cur.obj.Clone(), saved: slices.Clone(cur.saved)}
-	if tr.to != "" {
-		n.obj.Attributes[f.stateAttr] = tr.to
+	if tr.To != "" {
+		n.obj.Attributes[f.stateAttr] = tr.To
 	}
 	if action == occi.ComputeActionScheme+"save" {
 		name, _ := params["name"].(string)
