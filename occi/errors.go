@@ -26,6 +26,7 @@ const (
 	NotAcceptable                    // 406: no rendering the client accepts
 	UnsupportedMediaType             // 415: the request body's media type is not understood
 	TooLarge                         // 413: the body or the requested page is too large
+	Timeout                          // 504: the VIM did not finish in time; the entity is as it was left
 	numCodes
 )
 
@@ -44,6 +45,7 @@ var codeNames = [numCodes]string{
 	NotAcceptable:        "NotAcceptable",
 	UnsupportedMediaType: "UnsupportedMediaType",
 	TooLarge:             "TooLarge",
+	Timeout:              "Timeout",
 }
 
 // Codes lists every code, for tables that must cover them all.
@@ -114,6 +116,7 @@ var (
 	ErrForbidden          = &Error{Code: Forbidden}
 	ErrUnimplemented      = &Error{Code: Unimplemented}
 	ErrUnavailable        = &Error{Code: Unavailable}
+	ErrTimeout            = &Error{Code: Timeout}
 )
 
 // CodeOf returns the code of the first *Error in err's chain, or Internal

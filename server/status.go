@@ -22,6 +22,7 @@ var statusOf = map[occi.Code]int{
 	occi.NotAcceptable:        http.StatusNotAcceptable,
 	occi.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	occi.TooLarge:             http.StatusRequestEntityTooLarge,
+	occi.Timeout:              http.StatusGatewayTimeout,
 }
 
 // codeOfStatus maps statuses that echo itself produces (routing, body

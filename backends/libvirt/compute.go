@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -31,10 +32,6 @@ const (
 	maxCores      = 4096
 	kibPerGiB     = 1 << 20
 )
-
-// gracefulWait bounds how long a graceful stop waits for the guest to
-// power off before answering with the state it is in.
-const gracefulWait = 30 * time.Second
 
 // The OCCI architectures and libvirt's names for them.
 var architectures = map[string]string{"x86": "i686", "x64": "x86_64"}
@@ -242,8 +239,14 @@ func computeState(st golibvirt.DomainState, reason int32) (string, string) {
 			return "suspended", "being saved to disk"
 		case golibvirt.DomainPausedAPIError:
 			return "suspended", "paused after a failed hypervisor call"
+		case golibvirt.DomainPausedUser:
+			return "suspended", ""
+		case golibvirt.DomainPausedUnknown:
+			// QEMU stops a guest on a KVM internal error (an emulation
+			// failure) and libvirt gives no reason: nobody asked for it.
+			return "error", "paused by the hypervisor with no reason given, as after a KVM internal error (libvirt: paused, reason unknown)"
 		}
-		return "suspended", ""
+		return "suspended", fmt.Sprintf("paused (libvirt: reason %d)", reason)
 	case golibvirt.DomainPmsuspended:
 		return "suspended", "suspended by the guest"
 	case golibvirt.DomainShutdown:
@@ -647,7 +650,10 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 		case method == "poweroff":
 			callErr = conn.DomainDestroy(d.dom)
 		case method == "graceful" || method == "acpioff":
-			callErr = p.shutdown(ctx, conn, d, st, method)
+			var done bool
+			if done, callErr = p.shutdown(ctx, conn, d, st, method); callErr == nil && !done {
+				return nil, p.stopTimedOut(conn, d, method)
+			}
 		default:
 			return nil, p.invalidMethod(action, method, "graceful", "acpioff", "poweroff")
 		}
@@ -685,41 +691,58 @@ func (p *Provider) computeAction(ctx context.Context, o *backends.Object, action
 	return p.computeObserved(conn, d)
 }
 
-// shutdown asks the guest to power off and waits, at most gracefulWait or
-// until ctx is done, for the domain to be shut off.
-func (p *Provider) shutdown(ctx context.Context, conn *golibvirt.Libvirt, d *domain, st golibvirt.DomainState, method string) error {
+// shutdown asks the guest to power off and waits, at most stop_timeout,
+// for the domain to be shut off; done says whether it was.
+func (p *Provider) shutdown(ctx context.Context, conn *golibvirt.Libvirt, d *domain, st golibvirt.DomainState, method string) (done bool, err error) {
 	if st == golibvirt.DomainPaused {
 		// A paused guest cannot hear the request.
 		if err := conn.DomainResume(d.dom); err != nil {
-			return err
+			return false, err
 		}
 	}
 	flags := golibvirt.DomainShutdownDefault
 	if method == "acpioff" {
 		flags = golibvirt.DomainShutdownAcpiPowerBtn
 	}
-	err := conn.DomainShutdownFlags(d.dom, flags)
+	err = conn.DomainShutdownFlags(d.dom, flags)
 	if err != nil && unsupported(err) {
 		err = conn.DomainShutdown(d.dom)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	deadline := time.Now().Add(gracefulWait)
+	deadline := time.Now().Add(p.stopTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for time.Now().Before(deadline) {
+	for {
 		now, _, err := p.domainState(conn, d)
 		if err != nil || now == golibvirt.DomainShutoff {
-			return nil
+			return true, nil
+		}
+		if !time.Now().Before(deadline) {
+			return false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return false, nil
 		case <-tick.C:
 		}
 	}
-	return nil
+}
+
+// stopTimedOut is the answer to a graceful stop the guest did not finish
+// in time: a Timeout (504) that says the state the compute is in now, not a
+// success with a state that is not the one asked for.
+func (p *Provider) stopTimedOut(conn *golibvirt.Libvirt, d *domain, method string) error {
+	state := "in an unknown state"
+	if st, reason, err := p.domainState(conn, d); err == nil {
+		s, msg := computeState(st, reason)
+		state = s
+		if msg != "" {
+			state += " (" + msg + ")"
+		}
+	}
+	return occi.Errorf(occi.Timeout, "libvirt provider %s: stop %s of compute %s: the guest did not shut down within %s and is still %s; the request stays with the guest, or stop with method poweroff", p.name, method, d.meta.ID, p.stopTimeout, state)
 }
 
 func methodOf(params map[string]any, def string) string {

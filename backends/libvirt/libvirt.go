@@ -57,11 +57,13 @@ const (
 	OptStoragePool     = "storage_pool"
 	OptImagePool       = "image_pool"
 	OptRefreshInterval = "refresh_interval"
+	OptStopTimeout     = "stop_timeout"
 
 	DefaultURI             = "test:///default"
 	DefaultSocket          = "/run/libvirt/libvirt-sock"
 	DefaultStoragePool     = "default"
 	DefaultRefreshInterval = 30 * time.Second
+	DefaultStopTimeout     = 30 * time.Second
 )
 
 // NamePrefix starts the libvirt name of every domain, network and volume
@@ -104,6 +106,10 @@ func init() {
 				Name: OptRefreshInterval, Type: backends.Duration, Default: DefaultRefreshInterval,
 				Help: "how often the states of this provider's entities should be read again from libvirt (e.g. 30s); 0 disables",
 			},
+			{
+				Name: OptStopTimeout, Type: backends.Duration, Default: DefaultStopTimeout,
+				Help: "how long a graceful stop waits for the guest to shut down before answering 504 with the state it is in",
+			},
 		},
 		New: New,
 	})
@@ -117,6 +123,7 @@ type Provider struct {
 	storagePool string
 	imagePool   string
 	refresh     time.Duration
+	stopTimeout time.Duration
 	// guests maps a guest architecture to the domain type to define
 	// (kvm, qemu, test), from the hypervisor's capabilities.
 	guests      map[string]string
@@ -146,6 +153,7 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 		storagePool: opts.String(OptStoragePool),
 		imagePool:   opts.String(OptImagePool),
 		refresh:     opts.Duration(OptRefreshInterval),
+		stopTimeout: opts.Duration(OptStopTimeout),
 	}
 	uri, err := checkURI(p.uri)
 	if err != nil {
@@ -157,6 +165,9 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 	}
 	if p.storagePool == "" {
 		return nil, fmt.Errorf("option %s is empty: it names the storage pool for volumes", OptStoragePool)
+	}
+	if p.stopTimeout <= 0 {
+		return nil, fmt.Errorf("option %s: %s must be positive", OptStopTimeout, p.stopTimeout)
 	}
 	if p.refresh < 0 {
 		return nil, fmt.Errorf("option %s: %s is negative (0 disables the refresh)", OptRefreshInterval, p.refresh)

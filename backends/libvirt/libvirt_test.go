@@ -909,7 +909,8 @@ func TestStateMapping(t *testing.T) {
 	}{
 		{golibvirt.DomainRunning, 0, "active", false},
 		{golibvirt.DomainBlocked, 0, "active", false},
-		{golibvirt.DomainPaused, 0, "suspended", false},
+		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedUser), "suspended", false},
+		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedUnknown), "error", true},
 		{golibvirt.DomainPmsuspended, 0, "suspended", true},
 		{golibvirt.DomainShutdown, 0, "active", true},
 		{golibvirt.DomainShutoff, int32(golibvirt.DomainShutoffShutdown), "inactive", false},

@@ -54,7 +54,7 @@ func TestQEMUSmoke(t *testing.T) {
 	kernel := smokeKernel(t)
 	initrd := smokeInitramfs(t, smokeBusybox(t))
 
-	raw, err := backends.Open("lab", DriverName, map[string]any{OptURI: qemuURI, OptRefreshInterval: "0s"})
+	raw, err := backends.Open("lab", DriverName, map[string]any{OptURI: qemuURI, OptRefreshInterval: "0s", OptStopTimeout: "3s"})
 	if err != nil {
 		t.Fatalf("opening a libvirt provider on %s: %v\n%s", qemuURI, err, qemuSetup)
 	}
@@ -99,6 +99,13 @@ func TestQEMUSmoke(t *testing.T) {
 	mustCreate(t, p, nic)
 	if got := mustRetrieve(t, p, nic); got["occi.networkinterface.state"] != "active" {
 		t.Errorf("the interface was not hot-plugged into the running guest: %v", got)
+	}
+	// The guest has nothing to boot yet (no disk, no kernel): nothing in it
+	// hears the power button, so a graceful stop runs out of time. That is
+	// a Timeout (504) saying the compute is still active, not a success.
+	_, stopErr := p.Action(t.Context(), vm, occi.StopActionID, map[string]any{"method": "acpioff"})
+	if !errors.Is(stopErr, occi.ErrTimeout) || !strings.Contains(stopErr.Error(), "still active") {
+		t.Errorf("a graceful stop nothing answers = %v, want a Timeout saying it is still active", stopErr)
 	}
 	if got := mustAction(t, p, vm, occi.StopActionID, map[string]any{"method": "poweroff"}); got[attrComputeState] != "inactive" {
 		t.Fatalf("stop: %v, want inactive", got)

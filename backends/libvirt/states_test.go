@@ -42,7 +42,10 @@ func TestStateIsLibvirtsNow(t *testing.T) {
 		message string // what the message says; "" for none
 	}{
 		{"running", golibvirt.DomainRunning, "active", ""},
-		{"paused", golibvirt.DomainPaused, "suspended", ""},
+		// Paused with no reason (the test driver gives none, as QEMU after
+		// a KVM internal error): an error that says so. One the client
+		// paused has reason user, and reads suspended (TestStateMapping).
+		{"paused", golibvirt.DomainPaused, "error", "no reason given"},
 		{"shutoff", golibvirt.DomainShutoff, "inactive", ""},
 		{"crashed", golibvirt.DomainCrashed, "error", "crashed"},
 		{"crashed2", golibvirt.DomainCrashed, "error", "crashed"},
@@ -114,6 +117,9 @@ func TestComputeStateTable(t *testing.T) {
 		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedDump), "active", "dump"},
 		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedShuttingDown), "active", "shutting down"},
 		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedUser), "suspended", ""},
+		// QEMU stops a guest on a KVM internal error; libvirt gives no
+		// reason: an error, with a message, not a silent suspended.
+		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedUnknown), "error", "KVM internal error"},
 		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedIoerror), "suspended", "I/O error"},
 		{golibvirt.DomainPaused, int32(golibvirt.DomainPausedCrashed), "error", "crashed"},
 		{golibvirt.DomainCrashed, int32(golibvirt.DomainCrashedPanicked), "error", "reason panicked"},
