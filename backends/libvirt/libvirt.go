@@ -58,6 +58,7 @@ const (
 	OptImagePool       = "image_pool"
 	OptRefreshInterval = "refresh_interval"
 	OptStopTimeout     = "stop_timeout"
+	OptDomainType      = "domain_type"
 
 	DefaultURI             = "test:///default"
 	DefaultSocket          = "/run/libvirt/libvirt-sock"
@@ -107,6 +108,10 @@ func init() {
 				Help: "how often the states of this provider's entities should be read again from libvirt (e.g. 30s); 0 disables",
 			},
 			{
+				Name: OptDomainType, Type: backends.String, Default: "",
+				Help: "libvirt domain type to define (kvm, qemu); empty takes the fastest the hypervisor offers. qemu runs guests under TCG where /dev/kvm cannot boot them (no vmx or svm)",
+			},
+			{
 				Name: OptStopTimeout, Type: backends.Duration, Default: DefaultStopTimeout,
 				Help: "how long a graceful stop waits for the guest to shut down before answering 504 with the state it is in",
 			},
@@ -124,6 +129,9 @@ type Provider struct {
 	imagePool   string
 	refresh     time.Duration
 	stopTimeout time.Duration
+	// forcedType is the domain_type option: when set, every domain is of
+	// that type, if the hypervisor offers it.
+	forcedType string
 	// guests maps a guest architecture to the domain type to define
 	// (kvm, qemu, test), from the hypervisor's capabilities.
 	guests      map[string]string
@@ -154,6 +162,7 @@ func New(name string, opts backends.Options) (backends.Provider, error) {
 		imagePool:   opts.String(OptImagePool),
 		refresh:     opts.Duration(OptRefreshInterval),
 		stopTimeout: opts.Duration(OptStopTimeout),
+		forcedType:  opts.String(OptDomainType),
 	}
 	uri, err := checkURI(p.uri)
 	if err != nil {
@@ -244,6 +253,9 @@ func (p *Provider) inspect(conn *golibvirt.Libvirt) error {
 	if err != nil {
 		return fmt.Errorf("reading the capabilities of %s: %w", p.uri, err)
 	}
+	if p.forcedType != "" && !slices.Contains(offeredTypes(capsXML), p.forcedType) {
+		return fmt.Errorf("option %s: %s offers no domains of type %q (it offers: %s)", OptDomainType, p.uri, p.forcedType, strings.Join(offeredTypes(capsXML), ", "))
+	}
 	for _, pool := range []struct{ option, name string }{{OptStoragePool, p.storagePool}, {OptImagePool, p.imagePool}} {
 		if pool.name == "" {
 			continue
@@ -319,8 +331,32 @@ func guestTypes(capsXML string) (map[string]string, string, error) {
 	return guests, best, nil
 }
 
+// offeredTypes lists the domain types the hypervisor's capabilities offer
+// for hvm guests.
+func offeredTypes(capsXML string) []string {
+	caps, err := parseXML(capsXML)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, g := range caps.children("guest") {
+		for _, a := range g.children("arch") {
+			for _, d := range a.children("domain") {
+				if t := d.get("type"); !slices.Contains(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // domainType is the type of domain to define for guests of an architecture.
 func (p *Provider) domainType(arch string) string {
+	if p.forcedType != "" {
+		return p.forcedType
+	}
 	if t, ok := p.guests[arch]; ok {
 		return t
 	}

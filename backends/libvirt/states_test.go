@@ -10,6 +10,7 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/ocni/ocni/backends"
 	"github.com/ocni/ocni/occi"
 )
 
@@ -133,5 +134,22 @@ func TestComputeStateTable(t *testing.T) {
 		if state != c.state || !strings.Contains(msg, c.message) || (c.message == "" && msg != "") {
 			t.Errorf("computeState(%d, %d) = %q, %q; want %q, %q", c.st, c.reason, state, msg, c.state, c.message)
 		}
+	}
+}
+
+// domain_type forces the type of the domains defined, when the hypervisor
+// offers it (qemu under TCG where /dev/kvm cannot boot guests); another is
+// refused at start, naming what is offered.
+func TestDomainTypeOption(t *testing.T) {
+	track(t)
+	uri := hostURI(t, nodeXML(""))
+	raw := map[string]any{OptURI: uri, OptDomainType: "kvm"}
+	if _, err := backends.Open("lab", DriverName, raw); err == nil || !strings.Contains(err.Error(), `offers no domains of type "kvm"`) || !strings.Contains(err.Error(), "test") {
+		t.Errorf("domain_type kvm on the test driver: %v", err)
+	}
+	p := openOn(t, uri, map[string]any{OptDomainType: "test"})
+	t.Cleanup(func() { _ = p.Close() })
+	if got := p.domainType("x86_64"); got != "test" {
+		t.Errorf("domain type %q", got)
 	}
 }
