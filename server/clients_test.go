@@ -148,12 +148,12 @@ func TestOlderClientsRequests(t *testing.T) {
 		t.Errorf("the X-OCCI-Link was not made: %s", body)
 	}
 	rec = f.do(req{method: "POST", path: "/compute/", header: map[string]string{
-		"Content-Type": "text/occi", "Category": compute, "X-OCCI-Atribute": `occi.core.title="typo"`,
+		"Content-Type": "text/occi", "Category": compute, "X-OCCI-Atribute": `occi.core.title="typo"`, //nolint:misspell // a deliberate typo
 	}})
 	if rec.Code != 400 {
 		t.Fatalf("an unknown X-OCCI header: %d %s", rec.Code, rec.Body)
 	}
-	if _, msg := problem(t, rec); !strings.Contains(msg, "X-Occi-Atribute") {
+	if _, msg := problem(t, rec); !strings.Contains(msg, "X-Occi-Atribute") { //nolint:misspell // a deliberate typo
 		t.Errorf("the message does not name the header: %s", msg)
 	}
 }
