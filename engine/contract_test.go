@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -657,3 +658,34 @@ func TestNoLinkToAResourcePendingDelete(t *testing.T) {
 	}
 	w.checkInvariants()
 }
+
+// A refresh pass logs its summary at debug level, and a warning naming an
+// object lost from the VIM.
+func TestRefreshLogs(t *testing.T) {
+	w := newWorld(t, nil)
+	var logs strings.Builder
+	var mu sync.Mutex
+	w.eng.log = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	w.create(compute("vm1"))
+	ent, _ := w.db.Entity("/compute/vm1")
+	if err := w.vim.Delete(ctx, w.eng.object(w.reg.Snapshot(), ent)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.Refresh(ctx, "dummy"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "object lost from the VIM") || !strings.Contains(l, "/compute/vm1") {
+		t.Errorf("no warning for the lost object:\n%s", l)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
