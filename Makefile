@@ -47,13 +47,14 @@ bench: build
 	bin/ocni-bench -ocnid bin/ocnid -report bench-report.json $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-## fuzz: run each fuzz target for FUZZTIME (10m by default); a crasher is saved under renderers/testdata/fuzz/
+## fuzz: run each fuzz target for FUZZTIME (10m by default); a crasher is saved under the package's testdata/fuzz/
 FUZZTIME    ?= 10m
-FUZZTARGETS ?= FuzzDecodeTextPlain FuzzDecodeTextOCCIHeaders FuzzDecodeJSON FuzzParseCategoryHeader
+FUZZTARGETS ?= FuzzDecodeTextPlain FuzzDecodeTextOCCIHeaders FuzzDecodeJSON FuzzParseCategoryHeader FuzzCheckURI
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \
 		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./renderers/; \
+		pkg=./renderers/; [ "$$t" = FuzzCheckURI ] && pkg=./occi/; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg; \
 	done
 
 ## soak: a mixed load for SOAK_DURATION, failing if memory or goroutines grow more than 10% (CI: 1m)

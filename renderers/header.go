@@ -3,6 +3,10 @@ package renderers
 import (
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/ocni/ocni/occi"
 )
 
 // ParseCategoryHeader reads the category identifiers named by Category
@@ -73,41 +77,74 @@ func splitQuoted(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-// unescape undoes the backslash escapes of a quoted string's content. A
-// backslash quotes the character after it (RFC 9110 quoted-pair), except
-// that \n, \r and \uXXXX stand for the control characters a quoted-pair
-// cannot carry; quote writes them so.
-func unescape(v string) string {
+// The escapes of a quoted string. A backslash starts one of:
+//
+//	\"  \\      a quote, a backslash (RFC 9110's quoted-pair)
+//	\n  \r  \t  a line feed, a carriage return, a tab
+//	\uXXXX      the character U+XXXX: four hexadecimal digits, not a
+//	            UTF-16 surrogate (a character beyond U+FFFF is written
+//	            as itself)
+//
+// quote writes nothing else, and a value never holds a raw line break,
+// which would end a line of text/plain or a header field of text/occi. Any
+// other backslash sequence is refused rather than read as the character
+// after it: "\u00" read as "u00" stores what the client never meant.
+
+// unescape undoes the escapes of a quoted string's content; an unknown or
+// incomplete escape is an error that quotes it.
+func unescape(v string) (string, error) {
 	if strings.IndexByte(v, '\\') < 0 {
-		return v
+		return v, nil
 	}
 	var b strings.Builder
 	b.Grow(len(v))
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c != '\\' || i+1 == len(v) {
+		if c != '\\' {
 			b.WriteByte(c)
 			continue
 		}
+		if i+1 == len(v) {
+			return "", occi.Errorf(occi.InvalidArgument, `the quoted string ends with a lone '\'; write \\ for a backslash`)
+		}
 		i++
 		switch v[i] {
+		case '"', '\\':
+			b.WriteByte(v[i])
 		case 'n':
 			b.WriteByte('\n')
 		case 'r':
 			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
 		case 'u':
-			if i+5 <= len(v) && isHex4(v[i+1:i+5]) {
-				n, _ := strconv.ParseUint(v[i+1:i+5], 16, 32)
-				b.WriteRune(rune(n))
-				i += 4
-				continue
+			hex := v[i+1 : min(i+5, len(v))]
+			if !isHex4(hex) {
+				return "", occi.Errorf(occi.InvalidArgument, `the escape %s is incomplete: \u takes four hexadecimal digits`, escName(`\u`+hex))
 			}
-			b.WriteByte('u')
+			n, _ := strconv.ParseUint(hex, 16, 32)
+			if utf16.IsSurrogate(rune(n)) {
+				return "", occi.Errorf(occi.InvalidArgument, `the escape %s is half of a UTF-16 surrogate pair; write the character itself`, escName(`\u`+hex))
+			}
+			b.WriteRune(rune(n))
+			i += 4
 		default:
-			b.WriteByte(v[i])
+			_, size := utf8.DecodeRuneInString(v[i:])
+			return "", occi.Errorf(occi.InvalidArgument, `the escape %s is not one of \" \\ \n \r \t \uXXXX`, escName(`\`+v[i:i+size]))
 		}
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// escName shows an escape as the client wrote it: between single quotes
+// when it is printable, Go-quoted otherwise.
+func escName(e string) string {
+	for _, r := range e {
+		if !strconv.IsPrint(r) || r == '\'' {
+			return strconv.Quote(e)
+		}
+	}
+	return "'" + e + "'"
 }
 
 func isHex4(s string) bool {

@@ -127,10 +127,12 @@ func (JSON) Decode(_ http.Header, body []byte, v any) error {
 	case *Collection:
 		if one, isOne, derr := decodeSingle(body); isOne {
 			if derr == nil {
-				*m = *one
+				// The body is one entity: pointers start at its root.
+				if derr = checkOne(one); derr == nil {
+					*m = *one
+				}
 			}
-			err = derr
-			break
+			return derr
 		}
 		var w struct {
 			Resources []*occi.Resource `json:"resources"`
@@ -142,7 +144,89 @@ func (JSON) Decode(_ http.Header, body []byte, v any) error {
 	case *Locations:
 		err = decodeLocations(body, m)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return checkLocations(v)
+}
+
+// checkLocations checks every location a decoded message holds (link ends,
+// items of a list of locations) with occi.CheckURI; an error names the
+// member by its JSON Pointer.
+func checkLocations(v any) error {
+	switch m := v.(type) {
+	case *occi.Resource:
+		return checkResourceLinks("", m)
+	case *occi.Link:
+		return checkLinkEnds("", m)
+	case *Entity:
+		if m.Link != nil {
+			return checkLinkEnds("", m.Link)
+		}
+		if m.Resource != nil {
+			return checkResourceLinks("", m.Resource)
+		}
+	case *Collection:
+		for i, r := range m.Resources {
+			if err := checkResourceLinks(fmt.Sprintf("/resources/%d", i), r); err != nil {
+				return err
+			}
+		}
+		for i, l := range m.Links {
+			if err := checkLinkEnds(fmt.Sprintf("/links/%d", i), l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkOne checks a collection decoded from a body holding one entity.
+func checkOne(c *Collection) error {
+	for _, r := range c.Resources {
+		if err := checkResourceLinks("", r); err != nil {
+			return err
+		}
+	}
+	for _, l := range c.Links {
+		if err := checkLinkEnds("", l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkResourceLinks(at string, r *occi.Resource) error {
+	for i, l := range r.Links {
+		if err := checkLinkEnds(fmt.Sprintf("%s/links/%d", at, i), l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLinkEnds checks a link's source and target, as members and as the
+// core attributes that may repeat them.
+func checkLinkEnds(at string, l *occi.Link) error {
+	for _, end := range []struct{ at, loc string }{
+		{at + "/source", l.Source.Location},
+		{at + "/target", l.Target.Location},
+		{at + "/attributes/" + occi.AttrSource, stringValue(l.Attributes[occi.AttrSource])},
+		{at + "/attributes/" + occi.AttrTarget, stringValue(l.Attributes[occi.AttrTarget])},
+	} {
+		if end.loc == "" {
+			continue // absent: whether an end is required is the engine's rule
+		}
+		if err := occi.CheckURI(end.loc); err != nil {
+			return occi.Prefix(end.at, err)
+		}
+	}
+	return nil
+}
+
+func stringValue(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // checkUTF8 refuses a body that is not UTF-8: JSON must be, and decoding
@@ -336,17 +420,32 @@ func decodeCategoryRefs(body []byte, m *CategoryRefs) error {
 
 func decodeLocations(body []byte, m *Locations) error {
 	trimmed := bytes.TrimSpace(body)
+	var locs []string
+	var at string // the JSON Pointer of the list
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		return unmarshal(body, (*[]string)(m))
+		if err := unmarshal(body, &locs); err != nil {
+			return err
+		}
+	} else {
+		var w struct {
+			Locations  []string `json:"locations"`
+			XOCCIStyle []string `json:"X-OCCI-Location"`
+		}
+		if err := unmarshal(body, &w); err != nil {
+			return err
+		}
+		// The schema lets exactly one of the two through.
+		locs, at = w.Locations, "/locations"
+		if w.XOCCIStyle != nil {
+			locs, at = w.XOCCIStyle, "/X-OCCI-Location"
+		}
 	}
-	var w struct {
-		Locations  []string `json:"locations"`
-		XOCCIStyle []string `json:"X-OCCI-Location"`
+	for i, l := range locs {
+		if err := occi.CheckURI(l); err != nil {
+			return occi.Prefix(fmt.Sprintf("%s/%d", at, i), err)
+		}
 	}
-	if err := unmarshal(body, &w); err != nil {
-		return err
-	}
-	*m = append(append(Locations{}, w.Locations...), w.XOCCIStyle...)
+	*m = append(Locations{}, locs...)
 	return nil
 }
 

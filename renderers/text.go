@@ -256,15 +256,23 @@ func (d textDoc) entity() (*occi.Resource, *occi.Link, error) {
 		return nil, nil, err
 	}
 	var inline []*occi.Link
-	actionPaths := map[string]bool{}
 	for _, f := range d[fieldLink] {
 		tl, err := parseLink(f.value)
 		if err != nil {
 			return nil, nil, occi.Prefix(f.origin, err)
 		}
 		if tl.action != "" {
+			// The entity's location is in its action links' URIs: one
+			// path, which every action link must give.
+			p := actionPath(tl.target)
+			switch {
+			case p == "":
+				return nil, nil, f.fail("the action link %s names no entity path", short(f.value))
+			case e.Location != "" && p != e.Location:
+				return nil, nil, f.fail("the action link %s names %s; an earlier one names %s", short(f.value), short(p), short(e.Location))
+			}
+			e.Location = p
 			e.Actions = append(e.Actions, tl.rel[0])
-			actionPaths[actionPath(tl.target)] = true
 			continue
 		}
 		l, err := tl.inline()
@@ -272,12 +280,6 @@ func (d textDoc) entity() (*occi.Resource, *occi.Link, error) {
 			return nil, nil, occi.Prefix(f.origin, err)
 		}
 		inline = append(inline, l)
-	}
-	// The entity's location is in its action links' URIs.
-	if len(actionPaths) == 1 {
-		for p := range actionPaths {
-			e.Location = p
-		}
 	}
 	_, hasSource := attrs[occi.AttrSource]
 	_, hasTarget := attrs[occi.AttrTarget]
@@ -366,6 +368,15 @@ func linkEnds(l *occi.Link, attrs map[string]any) error {
 			return err
 		}
 	}
+	// The ends are locations: parsed, not copied.
+	for _, end := range []struct{ name, loc string }{{occi.AttrSource, l.Source.Location}, {occi.AttrTarget, l.Target.Location}} {
+		if end.loc == "" {
+			continue // absent: whether an end is required is the engine's rule
+		}
+		if err := occi.CheckURI(end.loc); err != nil {
+			return occi.Prefix("attribute "+end.name, err)
+		}
+	}
 	return nil
 }
 
@@ -379,6 +390,73 @@ func stringAttr(attrs map[string]any, name string, dst *string) error {
 		return occi.Errorf(occi.InvalidArgument, "attribute %s must be a quoted string", name)
 	}
 	*dst = s
+	return nil
+}
+
+// The encoders write some values raw: a location inside <…> and as an
+// X-OCCI-Location item, category terms, attribute names. Client input is
+// checked on the way in (occi.CheckURI, the model's rules), so a value
+// that would break the grammar here was stored before those checks, or by
+// a bug: it is refused, never written. Everything else is a quoted string,
+// which quote escapes.
+
+// unrenderable is the error for such a value: the client can still read
+// the message in JSON, which escapes everything.
+func unrenderable(what string, err error) error {
+	return occi.Errorf(occi.NotAcceptable, "%s cannot be written in the text renderings without breaking them (%v); ask for %s", what, err, JSONMediaType)
+}
+
+// rawLocation checks a location written raw.
+func rawLocation(what, loc string) error {
+	if err := occi.CheckURI(loc); err != nil {
+		return unrenderable(what, err)
+	}
+	return nil
+}
+
+// rawPath checks a path on this server (an entity's or a category's
+// location), written raw or read back as a path.
+func rawPath(what, p string) error {
+	if err := rawLocation(what, p); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(p, "/") {
+		return unrenderable(what, occi.Errorf(occi.InvalidArgument, "%s is not an absolute path", short(p)))
+	}
+	return nil
+}
+
+// rawIDs checks category identifiers written in a quoted, space-separated
+// list (rel, actions, category).
+func rawIDs(what string, ids ...string) error {
+	for _, id := range ids {
+		if err := occi.ValidID(id); err != nil {
+			return unrenderable(what, err)
+		}
+	}
+	return nil
+}
+
+// rawHeads checks the identifiers of Category items: the term is written
+// raw, and read back with the scheme as one identifier split at its one
+// '#'.
+func rawHeads(what string, ids ...string) error {
+	if err := rawIDs(what, ids...); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if strings.Count(id, "#") != 1 {
+			return unrenderable(what, occi.Errorf(occi.InvalidArgument, "identifier %s has more than one '#'", short(id)))
+		}
+	}
+	return nil
+}
+
+// rawAttrName checks an attribute name, written raw before its '='.
+func rawAttrName(name string) error {
+	if err := checkAttrName(name); err != nil {
+		return unrenderable("an attribute name", err)
+	}
 	return nil
 }
 
@@ -397,23 +475,38 @@ func renderText(v any, occi11 bool) ([]textField, error) {
 			if k.Parent != "" {
 				rel = []string{k.Parent}
 			}
-			add(fieldCategory, renderCategory(&k.Category, classKind, rel, k.Location, k.Attributes, k.Actions))
+			c, err := renderCategory(&k.Category, classKind, rel, k.Location, k.Attributes, k.Actions)
+			if err != nil {
+				return nil, err
+			}
+			add(fieldCategory, c)
 		}
 		for _, mx := range m.Categories.Mixins {
 			var rel []string
 			if len(mx.Depends) > 0 {
 				rel = mx.Depends[:1] // GFD.229 §5.7.2: the first depends only
 			}
-			add(fieldCategory, renderCategory(&mx.Category, classMixin, rel, mx.Location, mx.Attributes, mx.Actions))
+			c, err := renderCategory(&mx.Category, classMixin, rel, mx.Location, mx.Attributes, mx.Actions)
+			if err != nil {
+				return nil, err
+			}
+			add(fieldCategory, c)
 		}
 		for _, a := range m.Categories.Actions {
-			add(fieldCategory, renderCategory(&a.Category, classAction, nil, "", a.Attributes, nil))
+			c, err := renderCategory(&a.Category, classAction, nil, "", a.Attributes, nil)
+			if err != nil {
+				return nil, err
+			}
+			add(fieldCategory, c)
 		}
 	case *occi.Resource:
 		return renderEntity(&m.Entity, m, nil, occi11)
 	case *occi.Link:
 		return renderEntity(&m.Entity, nil, m, occi11)
 	case *occi.ActionInvocation:
+		if err := rawHeads("the action", m.Action); err != nil {
+			return nil, err
+		}
 		scheme, term := occi.SplitID(m.Action)
 		add(fieldCategory, term+"; scheme="+quote(scheme)+`; class="action"`)
 		attrs, err := renderAttributes(m.Attributes, nil)
@@ -449,11 +542,37 @@ func renderText(v any, occi11 bool) ([]textField, error) {
 	default:
 		return nil, occi.Errorf(occi.Internal, "the text renderings cannot encode %T", v)
 	}
+	for i, f := range out {
+		if f.name == fieldLocation {
+			if err := rawLocation("location "+strconv.Itoa(i), f.value); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return out, nil
 }
 
 // renderCategory renders a category as a Category item.
-func renderCategory(c *occi.Category, class string, rel []string, location string, attrs occi.Attributes, actions []string) string {
+func renderCategory(c *occi.Category, class string, rel []string, location string, attrs occi.Attributes, actions []string) (string, error) {
+	what := "category " + short(c.ID())
+	if err := rawHeads(what, c.ID()); err != nil {
+		return "", err
+	}
+	if scheme, term := occi.SplitID(c.ID()); scheme != c.Scheme || term != c.Term {
+		return "", unrenderable(what, occi.Errorf(occi.InvalidArgument, "its scheme does not end with its only '#'"))
+	}
+	if location != "" {
+		// Quoted, but read back as a path (a URL's path, for pyssf).
+		if err := rawPath(what+": location", location); err != nil {
+			return "", err
+		}
+	}
+	if err := rawIDs(what+": rel", rel...); err != nil {
+		return "", err
+	}
+	if err := rawIDs(what+": actions", actions...); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString(c.Term)
 	b.WriteString("; scheme=" + quote(c.Scheme))
@@ -470,6 +589,10 @@ func renderCategory(c *occi.Category, class string, rel []string, location strin
 	if len(attrs) > 0 {
 		defs := make([]string, 0, len(attrs))
 		for _, name := range attrs.Names() {
+			// The names are space-separated inside the quoted list.
+			if err := rawAttrName(name); err != nil {
+				return "", occi.Prefix(what, err)
+			}
 			d := attrs[name]
 			var props []string
 			if d != nil && !d.Mutable {
@@ -488,7 +611,7 @@ func renderCategory(c *occi.Category, class string, rel []string, location strin
 	if len(actions) > 0 {
 		b.WriteString("; actions=" + quote(joinIDs(actions...)))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // coreOrder is the order in which the core attributes open an entity's
@@ -502,27 +625,48 @@ func renderEntity(e *occi.Entity, r *occi.Resource, l *occi.Link, occi11 bool) (
 	var out []textField
 	add := func(name, value string) { out = append(out, textField{name: name, value: value}) }
 	if e.Kind != "" {
+		if err := rawHeads("the kind", e.Kind); err != nil {
+			return nil, err
+		}
 		scheme, term := occi.SplitID(e.Kind)
 		add(fieldCategory, term+"; scheme="+quote(scheme)+`; class="kind"`)
+	}
+	if err := rawHeads("a mixin", e.Mixins...); err != nil {
+		return nil, err
 	}
 	for _, m := range e.Mixins {
 		scheme, term := occi.SplitID(m)
 		add(fieldCategory, term+"; scheme="+quote(scheme)+`; class="mixin"`)
+	}
+	if len(e.Actions) > 0 {
+		// An action link is the entity's location with ?action=TERM.
+		if err := rawIDs("an action", e.Actions...); err != nil {
+			return nil, err
+		}
+		if err := rawPath("the entity's location in its action links", e.Location); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range e.Actions {
 		_, term := occi.SplitID(a)
 		add(fieldLink, "<"+e.Location+"?action="+term+">; rel="+quote(a))
 	}
 	if r != nil {
-		for _, il := range r.Links {
+		for i, il := range r.Links {
 			v, err := renderInlineLink(il, occi11)
 			if err != nil {
-				return nil, err
+				return nil, occi.Prefix("link "+strconv.Itoa(i), err)
 			}
 			add(fieldLink, v)
 		}
 	}
-	attrs, err := renderAttributes(entityAttributes(e, r, l, occi11), coreOrder)
+	values := entityAttributes(e, r, l, occi11)
+	if l != nil {
+		if err := endAttributes(values); err != nil {
+			return nil, err
+		}
+	}
+	attrs, err := renderAttributes(values, coreOrder)
 	if err != nil {
 		return nil, err
 	}
@@ -530,6 +674,19 @@ func renderEntity(e *occi.Entity, r *occi.Resource, l *occi.Link, occi11 bool) (
 		add(fieldAttribute, a)
 	}
 	return out, nil
+}
+
+// endAttributes checks the locations in a link's core attributes: they are
+// quoted, but read back as locations, so what would not be is refused.
+func endAttributes(values map[string]any) error {
+	for _, name := range []string{occi.AttrSource, occi.AttrTarget} {
+		if s, ok := values[name].(string); ok && s != "" {
+			if err := rawLocation("attribute "+name, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // entityAttributes returns an entity's attributes completed with its core
@@ -565,21 +722,44 @@ func entityAttributes(e *occi.Entity, r *occi.Resource, l *occi.Link, occi11 boo
 
 // renderInlineLink renders a resource's link as a Link item.
 func renderInlineLink(l *occi.Link, occi11 bool) (string, error) {
-	var b strings.Builder
-	b.WriteString("<" + l.Target.Location + ">")
+	if err := rawLocation("the target", l.Target.Location); err != nil {
+		return "", err
+	}
 	rel := l.Target.Kind
 	if rel == "" {
 		// rel is mandatory; the kind of a remote target is not known.
 		rel = occi.ResourceKindID
 	}
+	if err := rawIDs("the target's kind", rel); err != nil {
+		return "", err
+	}
+	if l.Location != "" {
+		// Quoted, but read back as a location: refuse what would not be.
+		if err := rawLocation("self", l.Location); err != nil {
+			return "", err
+		}
+	}
+	var category []string
+	if l.Kind != "" {
+		category = append([]string{l.Kind}, l.Mixins...)
+	}
+	if err := rawIDs("category", category...); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("<" + l.Target.Location + ">")
 	b.WriteString("; rel=" + quote(rel))
 	if l.Location != "" {
 		b.WriteString("; self=" + quote(l.Location))
 	}
-	if l.Kind != "" {
-		b.WriteString("; category=" + quote(joinIDs(append([]string{l.Kind}, l.Mixins...)...)))
+	if len(category) > 0 {
+		b.WriteString("; category=" + quote(joinIDs(category...)))
 	}
-	attrs, err := renderAttributes(entityAttributes(&l.Entity, nil, l, occi11), coreOrder)
+	values := entityAttributes(&l.Entity, nil, l, occi11)
+	if err := endAttributes(values); err != nil {
+		return "", err
+	}
+	attrs, err := renderAttributes(values, coreOrder)
 	if err != nil {
 		return "", err
 	}
@@ -610,6 +790,9 @@ func renderAttributes(attrs map[string]any, first []string) ([]string, error) {
 		v := attrs[name]
 		if v == nil {
 			continue
+		}
+		if err := rawAttrName(name); err != nil {
+			return nil, err
 		}
 		s, err := renderValue(v)
 		if err != nil {

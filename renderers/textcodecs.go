@@ -31,13 +31,22 @@ type TextPlain struct {
 
 // TextOCCI is the text/occi codec: the fields of the text rendering are
 // HTTP header fields, and the body is "OK". Encoding writes one header
-// field per name with its items comma-separated, the form GFD.229 §7
-// recommends; decoding reads repeated and comma-separated fields alike,
-// whatever the case of their names. An error is rendered as text/plain.
+// field line per item (category, link, attribute, location), repeating the
+// field's name: a comma-separated list grows with the entity and soon
+// outgrows what clients read in one line (curl, Python's http.client). No
+// line exceeds MaxHeaderLine; a rendering with an item that would is
+// refused with NotAcceptable, naming text/plain, which has no such limit.
+// Decoding reads repeated and comma-separated fields alike, whatever the
+// case of their names. An error is rendered as text/plain.
 type TextOCCI struct {
 	// OCCI11: see TextPlain.
 	OCCI11 bool
 }
+
+// MaxHeaderLine is the longest header field line text/occi writes,
+// "Name: value" without the line break. 8 KiB is the smallest limit common
+// servers and clients put on one header line.
+const MaxHeaderLine = 8 << 10
 
 // URIList is the text/uri-list codec: it renders listings (collections
 // and lists of locations) as one URI per line and reads lists of
@@ -89,12 +98,28 @@ func (TextPlain) Decode(_ http.Header, body []byte, v any) error {
 	return decodeText(fields, v)
 }
 
+// textFields renders a message for text/plain and text/occi.
+func textFields(v any, occi11 bool) ([]textField, error) {
+	fields, err := renderText(v, occi11)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		// X-OCCI-Location items are comma-separated on the way in, and a
+		// location is written bare: one with a comma would read as two.
+		if f.name == fieldLocation && strings.Contains(f.value, ",") {
+			return nil, occi.Errorf(occi.NotAcceptable, "location %s holds a comma, which the X-OCCI-Location field of text/plain and text/occi takes for a separator; ask for %s or %s", short(f.value), URIListMediaType, JSONMediaType)
+		}
+	}
+	return fields, nil
+}
+
 // Encode implements Codec.
 func (c TextPlain) Encode(h http.Header, w io.Writer, v any) error {
 	if p, ok := v.(*Problem); ok {
 		return encodeProblem(h, w, p)
 	}
-	fields, err := renderText(v, c.OCCI11)
+	fields, err := textFields(v, c.OCCI11)
 	if err != nil {
 		return err
 	}
@@ -124,20 +149,21 @@ func (c TextOCCI) Encode(h http.Header, w io.Writer, v any) error {
 	if p, ok := v.(*Problem); ok {
 		return encodeProblem(h, w, p)
 	}
-	fields, err := renderText(v, c.OCCI11)
+	fields, err := textFields(v, c.OCCI11)
 	if err != nil {
 		return err
 	}
-	items := map[string][]string{}
 	for _, f := range fields {
-		items[f.name] = append(items[f.name], f.value)
-	}
-	for _, name := range fieldNames {
-		if vs := items[name]; len(vs) > 0 {
-			// Spelt as the spec spells them (X-OCCI-Attribute, not Go's
-			// canonical X-Occi-Attribute): some clients match exactly.
-			h[name] = []string{strings.Join(vs, ", ")}
+		if n := len(f.name) + len(": ") + len(f.value); n > MaxHeaderLine {
+			return occi.Errorf(occi.NotAcceptable, "the %s header field %s would be a line of %d bytes, over the %d text/occi writes; ask for %s, which has no such limit", f.name, short(f.value), n, MaxHeaderLine, TextPlainMediaType)
 		}
+	}
+	// Set only once the whole rendering is known to fit: a refused one
+	// leaves no field behind in the error's answer.
+	for _, f := range fields {
+		// Spelt as the spec spells them (X-OCCI-Attribute, not Go's
+		// canonical X-Occi-Attribute): some clients match exactly.
+		h[f.name] = append(h[f.name], f.value)
 	}
 	h.Set("Content-Type", TextOCCIMediaType)
 	_, err = io.WriteString(w, "OK\n")

@@ -175,7 +175,15 @@ func parseParam(s string) (param, string, error) {
 		if after != "" && after[0] != ' ' && after[0] != '\t' {
 			return param{}, "", occi.Errorf(occi.InvalidArgument, "parameter %q: unexpected %s after the quoted value", name, short(after))
 		}
-		return param{name: name, value: unescape(s[j+1 : end]), raw: s[j : end+1], quoted: true}, after, nil
+		value, err := unescape(s[j+1 : end])
+		if err != nil {
+			what := "attribute " + name
+			if structural[strings.ToLower(name)] {
+				what = "parameter " + strconv.Quote(name)
+			}
+			return param{}, "", occi.Prefix(what, err)
+		}
+		return param{name: name, value: value, raw: s[j : end+1], quoted: true}, after, nil
 	}
 	k := j
 	for k < len(s) && s[k] != ' ' && s[k] != '\t' {
@@ -310,7 +318,18 @@ func parseCategory(item string) (*textCategory, error) {
 				return nil, occi.Prefix(where+": rel", err)
 			}
 		case "location":
+			if p.value == "" {
+				break // none, as when the parameter is left out
+			}
 			c.location = pathOf(p.value)
+			// The text renderings write it back quoted, and read it as a
+			// path: what would not read back is refused here already.
+			if err := occi.CheckURI(c.location); err != nil {
+				return nil, occi.Prefix(where+": location", err)
+			}
+			if !strings.HasPrefix(c.location, "/") {
+				return nil, occi.Errorf(occi.InvalidArgument, "%s: location %s is not an absolute path", where, short(p.value))
+			}
 		case "attributes":
 			if c.attributes, err = parseAttributeList(p.value); err != nil {
 				return nil, occi.Prefix(where+": attributes", err)
@@ -427,9 +446,15 @@ func parseLink(item string) (*textLink, error) {
 	if l.target == "" {
 		return nil, occi.Errorf(occi.InvalidArgument, "%s: the URI between '<' and '>' is empty", where)
 	}
-	u, err := url.Parse(l.target)
-	if err != nil {
-		return nil, occi.Errorf(occi.InvalidArgument, "%s: %s is not a URI", where, short(l.target))
+	// The target is a location, and an action link's is one followed by
+	// ?action=TERM: the query is read apart, and only there.
+	loc, query, hasQuery := strings.Cut(l.target, "?")
+	if err := occi.CheckURI(loc); err != nil {
+		return nil, occi.Prefix(where, err)
+	}
+	term, isAction := strings.CutPrefix(query, "action=")
+	if hasQuery && (!isAction || term == "") {
+		return nil, occi.Errorf(occi.InvalidArgument, "%s: the query %s is not ?action=TERM; only an action link's URI has a query", where, short("?"+query))
 	}
 	params, err := parseParams(rest)
 	if err != nil {
@@ -443,6 +468,9 @@ func parseLink(item string) (*textLink, error) {
 				return nil, occi.Prefix(where+": rel", err)
 			}
 		case "self":
+			if err := occi.CheckURI(p.value); err != nil {
+				return nil, occi.Prefix(where+": self", err)
+			}
 			l.self, hasSelf = p.value, true
 		case "category":
 			if l.category, err = idList(p.value); err != nil {
@@ -465,14 +493,17 @@ func parseLink(item string) (*textLink, error) {
 	if l.rel == nil {
 		return nil, occi.Errorf(occi.InvalidArgument, "%s has no rel", where)
 	}
-	if term := u.Query().Get("action"); term != "" && !hasSelf && l.category == nil && l.attrs == nil {
+	if hasQuery {
+		if hasSelf || l.category != nil || l.attrs != nil {
+			return nil, occi.Errorf(occi.InvalidArgument, "%s: an action link (%s) has no self, category or attributes; an inline link's target has no query", where, short("?action="+term))
+		}
 		if len(l.rel) != 1 {
 			return nil, occi.Errorf(occi.InvalidArgument, "%s: an action link's rel names one action, not %d", where, len(l.rel))
 		}
 		if _, t := occi.SplitID(l.rel[0]); t != term {
-			return nil, occi.Errorf(occi.InvalidArgument, "%s: ?action=%s does not name the action %s", where, term, l.rel[0])
+			return nil, occi.Errorf(occi.InvalidArgument, "%s: %s does not name the action %s", where, short("?action="+term), l.rel[0])
 		}
-		l.action = term
+		l.action, l.target = term, loc
 	}
 	return l, nil
 }
@@ -542,16 +573,13 @@ func parseNumber(s string) (float64, bool) {
 	return f, err == nil && !math.IsInf(f, 0)
 }
 
-// locationOf checks an X-OCCI-Location item: an absolute or relative URI.
+// locationOf checks an X-OCCI-Location item (or a uri-list line): an
+// absolute path or an http or https URL (occi.CheckURI).
 func locationOf(f textField) (string, error) {
-	loc := f.value
-	if strings.ContainsAny(loc, " \t\"<>") {
-		return "", f.fail("X-OCCI-Location %s is not a URI: it contains a space, a quote or an angle bracket", short(loc))
+	if err := occi.CheckURI(f.value); err != nil {
+		return "", occi.Prefix(f.origin, err)
 	}
-	if _, err := url.Parse(loc); err != nil {
-		return "", f.fail("X-OCCI-Location %s is not a URI", short(loc))
-	}
-	return loc, nil
+	return f.value, nil
 }
 
 // joinIDs writes identifiers as a space-separated list.
