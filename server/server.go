@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -44,18 +46,44 @@ type Config struct {
 	// (behind a proxy, say): rendered URLs use it, and link ends under it
 	// are this server's. Empty: each request's own.
 	PublicURL *url.URL
+	// Auth tells who sends each request; nil serves everyone, unnamed,
+	// with every right (an open server, for loopback).
+	Auth Authenticator
+	// AllowedHosts are the Host header values served: "name:port" matches
+	// that port only, a bare name or address any port. Others get a 421, so
+	// that a DNS rebinding page cannot reach the server. Empty: any Host.
+	AllowedHosts []string
+	// AllowedOrigins are the web origins (scheme://host[:port]) whose pages
+	// may change things and read answers (CORS). A request that would
+	// change something from any other Origin is refused.
+	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-* and X-Real-IP
+	// header fields are believed; everyone else's are dropped on arrival.
+	TrustedProxies []*net.IPNet
+	// BodyTimeout bounds the time to receive a request body, from the end
+	// of its header; 0: unbounded.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds the time to send an answer once it is ready; 0:
+	// unbounded.
+	WriteTimeout time.Duration
 }
 
 // Server is the OCCI HTTP server.
 type Server struct {
-	echo   *echo.Echo
-	engine *engine.Engine
-	codecs *renderers.Set
-	limit  int64
-	log    *slog.Logger
-	banner string
-	models modelCache
-	public *url.URL
+	echo    *echo.Echo
+	engine  *engine.Engine
+	codecs  *renderers.Set
+	limit   int64
+	log     *slog.Logger
+	banner  string
+	models  modelCache
+	public  *url.URL
+	auth    Authenticator
+	hosts   hostSet
+	origins map[string]bool
+	proxies []*net.IPNet
+	// bodyTime and writeTime are Config's BodyTimeout and WriteTimeout.
+	bodyTime, writeTime time.Duration
 }
 
 // New returns a server ready to serve.
@@ -68,6 +96,16 @@ func New(cfg Config) *Server {
 		log:    cfg.Logger,
 		banner: fmt.Sprintf("ocni/%s OCCI/1.2 OCCI-CRTP/1.1", Version),
 		public: cfg.PublicURL,
+		auth:   cfg.Auth,
+		hosts:  newHostSet(cfg.AllowedHosts),
+		// Proxies are copied: the server must not see them change.
+		proxies:   append([]*net.IPNet(nil), cfg.TrustedProxies...),
+		bodyTime:  cfg.BodyTimeout,
+		writeTime: cfg.WriteTimeout,
+	}
+	s.origins = make(map[string]bool, len(cfg.AllowedOrigins))
+	for _, o := range cfg.AllowedOrigins {
+		s.origins[normalOrigin(o)] = true
 	}
 	if s.codecs == nil {
 		s.codecs = renderers.DefaultSet()
@@ -81,17 +119,28 @@ func New(cfg Config) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recoverPanics, s.checkOCCIVersion)
+	e.IPExtractor = s.clientIP()
+	// Who may send what is settled before anything else is read: the
+	// Host, then the Origin (a CORS preflight carries no credentials),
+	// then the credentials, then the method.
+	e.Use(s.observe, s.recoverPanics, s.checkHost, s.checkOrigin, s.authenticate, s.checkMethod, s.checkOCCIVersion)
 	s.routes()
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Forwarding header fields from
+// untrusted peers are dropped here, before anything can read them, and the
+// body's clock starts.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = s.forwarded(r)
+	r = s.timeBody(w, r)
+	s.echo.ServeHTTP(w, r)
+}
 
 const (
 	keyRequestID = "ocni.request-id"
 	keyCodec     = "ocni.codec"
+	keyPrincipal = "ocni.principal"
 )
 
 // observe gives every request an id, the Server header, and one log line.
@@ -100,17 +149,25 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		req, res := c.Request(), c.Response()
 		id := req.Header.Get(echo.HeaderXRequestID)
-		if id == "" || len(id) > 128 || !printable(id) {
+		if !validRequestID(id) {
 			id = newRequestID()
 		}
 		c.Set(keyRequestID, id)
 		res.Header().Set(echo.HeaderXRequestID, id)
 		res.Header().Set("Server", s.banner)
+		if s.writeTime > 0 {
+			// The answer's time starts when it is ready: how long the
+			// handler took is bounded elsewhere (lock_wait, the VIM's).
+			// net/http clears the deadline after each answer.
+			res.Before(func() {
+				_ = http.NewResponseController(res.Writer).SetWriteDeadline(time.Now().Add(s.writeTime))
+			})
+		}
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
-		s.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
+		attrs := []slog.Attr{
 			slog.String("id", id),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.RequestURI()),
@@ -118,14 +175,25 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes", res.Size),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", c.RealIP()),
-		)
+		}
+		if p, ok := c.Get(keyPrincipal).(Principal); ok {
+			attrs = append(attrs, slog.String("user", p.Name))
+		}
+		s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 		return nil
 	}
 }
 
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
+// validRequestID reports whether a client's request id may be kept: it is
+// echoed in a header and logged, so it is a short word and nothing else.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
 			return false
 		}
 	}
@@ -249,6 +317,26 @@ func (s *Server) wrap(h handler) echo.HandlerFunc {
 	}
 }
 
+// notAllowedError is a 405 that names the methods its target takes, for
+// the Allow header every 405 carries.
+type notAllowedError struct {
+	err     error
+	allowed []string
+}
+
+func (e *notAllowedError) Error() string { return e.err.Error() }
+func (e *notAllowedError) Unwrap() error { return e.err }
+
+// notAllowed is the 405 for a method that what (a target, described for the
+// client) does not take; allowed are the methods it does take, which
+// handleError writes in the Allow header.
+func notAllowed(c echo.Context, what string, allowed ...string) error {
+	return &notAllowedError{
+		err:     occi.Errorf(occi.MethodNotAllowed, "%s is not allowed on %s, which takes %s", c.Request().Method, what, strings.Join(allowed, ", ")),
+		allowed: allowed,
+	}
+}
+
 // listingPath reports whether a path may answer with a listing: a
 // collection, a mixin's members or a path prefix, not the query interface.
 func listingPath(p string) bool {
@@ -264,6 +352,9 @@ func (s *Server) readBody(req *http.Request) ([]byte, error) {
 	if errors.As(err, &mbe) {
 		return nil, tooLarge(s.limit)
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, bodyTimedOut(s.bodyTime)
+	}
 	if err != nil {
 		return nil, occi.Errorf(occi.InvalidArgument, "the request body cannot be read: %v", err)
 	}
@@ -277,6 +368,11 @@ func tooLarge(limit int64) error {
 func (s *Server) write(c echo.Context, codec renderers.Codec, rep *reply) error {
 	res := c.Response()
 	for k, vs := range rep.header {
+		if k == echo.HeaderVary {
+			// Middleware may vary the answer too (by Origin).
+			res.Header()[k] = append(res.Header()[k], vs...)
+			continue
+		}
 		res.Header()[k] = vs
 	}
 	if rep.body == nil {
@@ -319,10 +415,24 @@ func (s *Server) handleError(err error, c echo.Context) {
 			msg = c.Request().Method + " is not allowed on " + c.Request().URL.Path
 		}
 	}
+	status, name := statusOf[code], code.String()
+	res := c.Response()
+	var conn *connectionError
+	var na *notAllowedError
+	switch {
+	case errors.As(err, &conn):
+		status, name = conn.status, conn.name
+	case errors.As(err, &na):
+		res.Header().Set(echo.HeaderAllow, strings.Join(na.allowed, ", "))
+	case code == occi.Unauthenticated:
+		res.Header().Set(echo.HeaderWWWAuthenticate, s.challenge())
+	}
 	id, _ := c.Get(keyRequestID).(string)
 	var vimErr *engine.VIMError
 	fromVIM := errors.As(err, &vimErr)
 	switch {
+	case conn != nil:
+		// The HTTP layer's own words: nothing to hide or log.
 	case fromVIM:
 		// The VIM's own words, which an operator needs, without secrets.
 		msg = engine.Redact(msg)
@@ -334,7 +444,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("internal error", "id", id, "error", err.Error())
 		msg = "internal error; the server log has the details under request id " + id
 	}
-	status := statusOf[code]
 	codec, _ := c.Get(keyCodec).(renderers.Codec)
 	if codec == nil {
 		var nerr error
@@ -342,9 +451,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 			codec = s.codecs.Default()
 		}
 	}
-	problem := &renderers.Problem{Status: status, Code: code.String(), Message: msg, RequestID: id}
+	problem := &renderers.Problem{Status: status, Code: name, Message: msg, RequestID: id}
 	var buf bytes.Buffer
-	res := c.Response()
 	if eerr := codec.Encode(res.Header(), &buf, problem); eerr != nil {
 		s.log.Error("cannot render error", "id", id, "error", eerr.Error())
 		res.Header().Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)

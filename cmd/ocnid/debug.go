@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
+	"time"
 
 	"github.com/ocni/ocni/store"
 )
@@ -25,8 +27,27 @@ func serveDebug(addr string, db *store.DB, logger *slog.Logger) (stop func(), er
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle(backupEndpoint, store.BackupHandler(db))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10e9}
+	// No write timeout: a backup streams the whole data file.
+	srv := &http.Server{Handler: loopbackHosts(ln.Addr(), mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	go func() { _ = srv.Serve(ln) }()
 	logger.Info("debug endpoints", "listen", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// loopbackHosts serves only requests that name a loopback host at the debug
+// port: a web page whose name was rebound to loopback must not download the
+// data file.
+func loopbackHosts(addr net.Addr, h http.Handler) http.Handler {
+	_, port, _ := net.SplitHostPort(addr.String())
+	served := map[string]bool{}
+	for _, host := range []string{"localhost", "127.0.0.1", "::1"} {
+		served[net.JoinHostPort(host, port)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !served[strings.ToLower(r.Host)] {
+			http.Error(w, "this debug address answers only for localhost, 127.0.0.1 and [::1] at port "+port, http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

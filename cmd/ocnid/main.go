@@ -61,6 +61,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	level, _ := parseLevel(cfg.LogLevel)
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// The credentials are read before the data file is opened: a bad
+	// file stops the start with nothing touched.
+	auth, err := cfg.authenticator()
+	if err != nil {
+		return err
+	}
 
 	db, err := store.Open(cfg.Data)
 	if err != nil {
@@ -82,7 +88,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	eng := engine.New(reg, db, engine.Options{
 		Providers: providers, MaxPage: cfg.MaxPage, Logger: logger, DefaultProvider: cfg.DefaultProvider,
-		LockWait: time.Duration(cfg.LockWait * float64(time.Second)),
+		LockWait:          time.Duration(cfg.LockWait * float64(time.Second)),
+		IndexedAttributes: cfg.IndexedAttributes, ScanBudget: cfg.ScanBudget,
 	})
 	rep, err := eng.Recover(ctx)
 	if err != nil {
@@ -94,8 +101,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		logger.Info("templates registered", "count", n)
 	}
 	logger.Info("recovery done", "adopted", rep.Adopted, "dropped", rep.Dropped, "completed", rep.Completed, "orphans", rep.Orphans, "unresolved", rep.Unresolved)
-	public, _ := cfg.publicURL() // validated with the configuration
-	srv := server.New(server.Config{Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger, PublicURL: public})
 	eng.RunRefresh(ctx)
 	eng.RunReconciler(ctx, time.Second)
 
@@ -103,13 +108,32 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Validated with the configuration, as are the proxies.
+	public, _ := cfg.publicURL()
+	proxies, _ := cfg.trustedProxies()
+	srv := server.New(server.Config{
+		Engine: eng, BodyLimit: int64(cfg.BodyLimit), Logger: logger, PublicURL: public,
+		Auth:           auth,
+		AllowedHosts:   cfg.servedHosts(ln.Addr()),
+		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: proxies,
+		BodyTimeout:    time.Duration(cfg.Timeouts.Body),
+		WriteTimeout:   time.Duration(cfg.Timeouts.Write),
+	})
+	// The server times bodies and answers itself, from the end of the
+	// header and from when the answer is ready: http.Server's ReadTimeout
+	// and WriteTimeout would also count the time the operation takes.
 	httpSrv := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: time.Duration(cfg.Timeouts.Header),
+		IdleTimeout:       time.Duration(cfg.Timeouts.Idle),
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("ocnid started", "version", server.Version, "listen", ln.Addr().String(), "data", cfg.Data, "providers", cfg.ProviderNames())
+	if auth == nil && !loopback(cfg.Listen) {
+		logger.Warn("serving off loopback without authentication (-insecure): anyone who reaches this address can change or delete everything", "listen", cfg.Listen)
+	}
+	logger.Info("ocnid started", "version", server.Version, "listen", ln.Addr().String(), "data", cfg.Data, "providers", cfg.ProviderNames(),
+		"auth", auth != nil, "max_connections", cfg.MaxConnections)
 	if cfg.DebugListen != "" {
 		stopDebug, err := serveDebug(cfg.DebugListen, db, logger)
 		if err != nil {
@@ -122,7 +146,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(ln) }()
+	go func() { served <- httpSrv.Serve(srv.LimitListener(ln, cfg.MaxConnections)) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -156,6 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Var(&over.BodyLimit, "body-limit", "largest request body, e.g. 1MiB (default 1MiB)")
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&over.DebugListen, "debug-listen", "", "serve pprof profiles and the hot backup on this address (off by default)")
+	fs.BoolVar(&over.Insecure, "insecure", false, "allow listening off loopback without auth (README.rst: Running ocnid safely)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintf(fs.Output(), "Usage: ocnid [flags]\n       ocnid check [-data FILE] [-config FILE]\n       ocnid backup [-data FILE] [-config FILE] DEST\n\nFlags:\n")
@@ -187,6 +212,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 			cfg.LogLevel = over.LogLevel
 		case "debug-listen":
 			cfg.DebugListen = over.DebugListen
+		case "insecure":
+			cfg.Insecure = over.Insecure
 		}
 	})
 	return cfg, cfg.Validate()

@@ -498,3 +498,21 @@ func TestDefaultDummyTemplates(t *testing.T) {
 		t.Errorf("the template's members: %s", body)
 	}
 }
+
+func TestIndexConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexedAttributes = []string{"occi.compute.hostname", "com.example.rack"}
+	cfg.ScanBudget = 500
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid index settings: %v", err)
+	}
+	cfg.IndexedAttributes = []string{"not an attribute"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "indexed_attributes") {
+		t.Errorf("an invalid indexed attribute: %v", err)
+	}
+	cfg = DefaultConfig()
+	cfg.ScanBudget = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "scan_budget") {
+		t.Errorf("a negative scan budget: %v", err)
+	}
+}
