@@ -44,9 +44,16 @@ func (e *Engine) changeCategories(ctx context.Context, ch *registry.Change) (*re
 	}
 	var members []string
 	for _, id := range removedMixins {
-		locs, err := e.members(id)
+		// The dissociations are one step with the removal: bounded like
+		// any step, by max_page.
+		locs, more, err := e.otherMembers(id, nil, e.maxPage-len(members))
 		if err != nil {
 			return nil, err
+		}
+		if more {
+			m, _ := cur.Mixin(id)
+			return nil, occi.Errorf(occi.Conflict, "removing %s dissociates its members in the same step, and a step changes at most %d entities (max_page): "+
+				"dissociate them first (DELETE %s, repeated while it answers a Link rel=\"next\")", id, e.maxPage, m.Location)
 		}
 		members = append(members, locs...)
 	}

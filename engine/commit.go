@@ -79,7 +79,7 @@ func (e *Engine) applyChange(tx *store.Tx, snap *registry.Snapshot, c *change) e
 			return err
 		}
 	}
-	return checkIntegrity(tx, c)
+	return checkIntegrity(tx, snap, c)
 }
 
 // sameRevision refuses a write over an entity that changed since it was
@@ -96,22 +96,39 @@ func sameRevision(tx *store.Tx, ent *store.Entity) error {
 }
 
 // checkIntegrity verifies, after the change's writes, that every link it
-// wrote has both ends, and that nothing links to or from what it deleted.
-func checkIntegrity(tx *store.Tx, c *change) error {
+// wrote has both ends, that each link it created joins the kinds its kind
+// asks for in the model it commits under, and that nothing links to or
+// from what it deleted.
+func checkIntegrity(tx *store.Tx, snap *registry.Snapshot, c *change) error {
 	for _, ent := range c.put {
 		if !ent.IsLink() {
 			continue
 		}
-		for _, end := range []struct{ role, loc string }{{"source", ent.Source.Location}, {"target", ent.Target.Location}} {
-			if isRemote(end.loc) {
+		shape := *ent
+		src, tgt := *ent.Source, *ent.Target
+		shape.Source, shape.Target = &src, &tgt
+		for _, end := range []*occi.LinkEnd{shape.Source, shape.Target} {
+			role := "source"
+			if end == shape.Target {
+				role = "target"
+			}
+			if isRemote(end.Location) {
 				continue
 			}
-			res, err := tx.Entity(end.loc)
+			res, err := tx.Entity(end.Location)
 			if err != nil {
-				return occi.Errorf(occi.Conflict, "link %s: its %s %s was deleted meanwhile", ent.Location, end.role, end.loc)
+				return occi.Errorf(occi.Conflict, "link %s: its %s %s was deleted meanwhile", ent.Location, role, end.Location)
 			}
 			if res.IsLink() {
-				return occi.Errorf(occi.InvalidArgument, "link %s: its %s %s is a link, not a resource", ent.Location, end.role, end.loc)
+				return occi.Errorf(occi.InvalidArgument, "link %s: its %s %s is a link, not a resource", ent.Location, role, end.Location)
+			}
+			end.Kind = res.Kind
+		}
+		// A link's ends cannot change once it exists: only new links are
+		// checked, so that links stored before the rule stay writable.
+		if c.created[ent.Location] {
+			if err := checkLinkShape(snap, &shape); err != nil {
+				return occi.Prefix("link "+ent.Location, err)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,6 +117,13 @@ func (e *Engine) Create(ctx context.Context, in *Input, at Placement) (*View, er
 func (e *Engine) CreateAll(ctx context.Context, ins []*Input, at Placement) ([]*View, error) {
 	if len(ins) == 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "the body holds no entity to create")
+	}
+	n := 0
+	for _, in := range ins {
+		n += 1 + len(in.Links)
+	}
+	if n > e.maxPage {
+		return nil, occi.Errorf(occi.TooLarge, "a request creates at most %d entities (max_page), links included; this one has %d: send them in several requests", e.maxPage, n)
 	}
 	snap := e.reg.Snapshot()
 	var all, mains []*prepared
@@ -334,7 +342,7 @@ func (e *Engine) prepare(snap *registry.Snapshot, in *Input, at Placement, paren
 	values := in.Attributes
 	values[occi.AttrID] = id
 	if isLink {
-		if err := e.resolveEnds(in, parent, ent); err != nil {
+		if err := e.resolveEnds(snap, in, parent, ent); err != nil {
 			return nil, err
 		}
 		values[occi.AttrSource] = ent.Source.Location
@@ -390,8 +398,11 @@ func (e *Engine) place(snap *registry.Snapshot, in *Input, kind *occi.Kind, at P
 	return kind.Location + id, id, nil
 }
 
-// resolveEnds fills a link's source and target, checking that they exist.
-func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity) error {
+// resolveEnds fills a link's source and target: each is a location the URI
+// rules accept (an absolute path, or an http(s) URL of another endpoint), a
+// local end exists and is a resource, the ends are of the kinds the link's
+// kind asks for, and they differ.
+func (e *Engine) resolveEnds(snap *registry.Snapshot, in *Input, parent *store.Entity, ent *store.Entity) error {
 	src := in.Source
 	switch {
 	case parent != nil:
@@ -402,6 +413,9 @@ func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity)
 	case src == nil || src.Location == "":
 		return occi.Errorf(occi.InvalidArgument, "link of kind %s has no source", in.Kind)
 	default:
+		if err := occi.CheckURI(src.Location); err != nil {
+			return occi.Prefix("link source", err)
+		}
 		res, err := e.db.Entity(src.Location)
 		if err != nil {
 			return occi.Errorf(occi.InvalidArgument, "link source %s does not exist", src.Location)
@@ -416,6 +430,10 @@ func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity)
 	if tgt.Location == "" {
 		return occi.Errorf(occi.InvalidArgument, "link target has no location")
 	}
+	if err := occi.CheckURI(tgt.Location); err != nil {
+		return occi.Prefix("link target", err)
+	}
+	tgt.Location = lowerScheme(tgt.Location)
 	if !isRemote(tgt.Location) {
 		res, err := e.db.Entity(tgt.Location)
 		if err != nil {
@@ -430,7 +448,53 @@ func (e *Engine) resolveEnds(in *Input, parent *store.Entity, ent *store.Entity)
 		tgt.Kind = res.Kind
 	}
 	ent.Target = &tgt
+	return checkLinkShape(snap, ent)
+}
+
+// checkLinkShape checks a link's ends against its kind: GFD.224 fixes the
+// kinds a network interface and a storage link join (and a kind derived
+// from one inherits them), and no link joins a resource to itself. A
+// remote target's kind is what the client says it is, when it says.
+func checkLinkShape(snap *registry.Snapshot, ent *store.Entity) error {
+	if ent.Source.Location == ent.Target.Location {
+		return occi.Errorf(occi.InvalidArgument, "link source and target are both %s: a link joins two resources", ent.Source.Location)
+	}
+	for _, k := range append([]string{ent.Kind}, ancestors(snap, ent.Kind)...) {
+		wantSrc, wantTgt, ok := occi.LinkEnds(k)
+		if !ok {
+			continue
+		}
+		what := "a " + ent.Kind
+		if k != ent.Kind {
+			what += " (a " + k + ")"
+		}
+		if !snap.IsKindOf(ent.Source.Kind, wantSrc) {
+			return occi.Errorf(occi.InvalidArgument, "%s link joins a %s to a %s; its source %s is a %s", what, wantSrc, wantTgt, ent.Source.Location, kindName(ent.Source.Kind))
+		}
+		if ent.Target.Kind != "" && !snap.IsKindOf(ent.Target.Kind, wantTgt) {
+			return occi.Errorf(occi.InvalidArgument, "%s link joins a %s to a %s; its target %s is a %s", what, wantSrc, wantTgt, ent.Target.Location, kindName(ent.Target.Kind))
+		}
+		return nil
+	}
 	return nil
+}
+
+func kindName(id string) string {
+	if id == "" {
+		return "resource of no known kind"
+	}
+	return id
+}
+
+// lowerScheme writes a remote location's scheme in lower case, as the rest
+// of the server compares it.
+func lowerScheme(loc string) string {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(loc) >= len(scheme) && strings.EqualFold(loc[:len(scheme)], scheme) {
+			return scheme + loc[len(scheme):]
+		}
+	}
+	return loc
 }
 
 // undoCreates deletes what a failed create made before it failed. What

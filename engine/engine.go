@@ -39,6 +39,9 @@ type Engine struct {
 	log       *slog.Logger
 	maxPage   int
 	lockWait  time.Duration
+	// scanBudget bounds the entities a listing reads beyond those it
+	// answers.
+	scanBudget int
 	// defaultProvider serves the kinds no binding names.
 	defaultProvider string
 
@@ -66,8 +69,27 @@ type Options struct {
 	// DefaultProvider serves the kinds that no binding names (kinds
 	// registered at runtime without one); "" leaves them unserved (501).
 	DefaultProvider string
-	Logger          *slog.Logger
+	// IndexedAttributes are the attributes, besides occi.core.* (always
+	// indexed), whose equality filters an index answers: the config's
+	// indexed_attributes. A name added builds its index at start; one
+	// removed drops it.
+	IndexedAttributes []string
+	// ScanBudget is how many entities a listing may read beyond those it
+	// answers (entities its filters reject, pages it skips) before it
+	// stops with a 413: the config's scan_budget; DefaultScanBudget if 0.
+	ScanBudget int
+	Logger     *slog.Logger
 }
+
+// DefaultScanBudget is the scan budget when none is configured: a filter on
+// an attribute no index holds answers from a collection of that many
+// entities, and is refused (413) on a larger one.
+const DefaultScanBudget = 10000
+
+// MaxOffset bounds where a ?page= may start (page-1 times number): beyond,
+// the cursor (?after=) pages as cheaply and page arithmetic cannot
+// overflow.
+const MaxOffset = 1_000_000
 
 // DefaultLockWait is how long a request waits for a busy entity when no
 // wait is configured.
@@ -87,10 +109,32 @@ func New(reg *registry.Registry, db *store.DB, opts Options) *Engine {
 	if opts.LockWait <= 0 {
 		opts.LockWait = DefaultLockWait
 	}
-	return &Engine{
+	if opts.ScanBudget <= 0 {
+		opts.ScanBudget = DefaultScanBudget
+	}
+	e := &Engine{
 		reg: reg, db: db, providers: opts.Providers, log: opts.Logger, maxPage: opts.MaxPage, lockWait: opts.LockWait,
-		defaultProvider: opts.DefaultProvider,
-		locks:           newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
+		scanBudget: opts.ScanBudget, defaultProvider: opts.DefaultProvider,
+		locks: newLocks(), reconcile: make(chan struct{}, 1), orphans: map[string]map[string]bool{},
+	}
+	e.indexAttributes(opts.IndexedAttributes)
+	return e
+}
+
+// indexAttributes has the store index the attributes the operator lists.
+// A failure costs speed, not correctness: a filter on an attribute the
+// file does not index reads entities, within the scan budget.
+func (e *Engine) indexAttributes(names []string) {
+	var valid []string
+	for _, n := range names {
+		if err := occi.ValidAttributeName(n); err != nil {
+			e.log.Warn("indexed attribute ignored", "attribute", n, "reason", err.Error())
+			continue
+		}
+		valid = append(valid, n)
+	}
+	if err := e.db.IndexAttributes(valid); err != nil {
+		e.log.Error("cannot index the attributes listed; filters on them read entities", "attributes", valid, "error", err.Error())
 	}
 }
 
@@ -142,7 +186,7 @@ func servesAncestor(snap *registry.Snapshot, caps *backends.Capabilities, kindID
 func ancestors(snap *registry.Snapshot, kindID string) []string {
 	var out []string
 	k, _ := snap.Kind(kindID)
-	for k != nil && k.Parent != "" && len(out) < 64 {
+	for k != nil && k.Parent != "" && len(out) < registry.MaxKindDepth {
 		out = append(out, k.Parent)
 		k, _ = snap.Kind(k.Parent)
 	}

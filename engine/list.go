@@ -2,13 +2,12 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
+	"strings"
 
 	"github.com/ocni/ocni/occi"
 	"github.com/ocni/ocni/registry"
@@ -33,7 +32,11 @@ type Query struct {
 	After string
 }
 
-// List returns the entities a query selects.
+// List returns the entities a query selects. An equality filter on an
+// attribute the store indexes drives the scan through that index; without
+// one, every entity the filters reject (and every one a ?page= skips)
+// counts against the scan budget, and a listing past it stops with a 413:
+// no request reads more than the budget beyond what it answers.
 func (e *Engine) List(_ context.Context, q *Query) ([]*store.Entity, error) {
 	if q.Number > e.maxPage {
 		return nil, occi.Errorf(occi.TooLarge, "a page holds at most %d entities; %d were asked", e.maxPage, q.Number)
@@ -41,35 +44,88 @@ func (e *Engine) List(_ context.Context, q *Query) ([]*store.Entity, error) {
 	if q.Number < 0 || q.Page < 0 {
 		return nil, occi.Errorf(occi.InvalidArgument, "page and number must be positive")
 	}
+	skip := 0
+	if q.Number > 0 && q.Page > 1 {
+		if q.Page-1 > MaxOffset/q.Number {
+			return nil, occi.Errorf(occi.InvalidArgument, "page %d of %d entities starts past entity %d, the furthest a page may start; page with ?after= (each full page's Link rel=\"next\") instead", q.Page, q.Number, MaxOffset)
+		}
+		skip = (q.Page - 1) * q.Number
+	}
 	snap := e.reg.Snapshot()
 	for _, c := range q.Categories {
 		if _, ok := snap.ClassOf(c); !ok {
 			return nil, occi.Errorf(occi.NotFound, "no category %q is registered", c)
 		}
 	}
-	skip := 0
-	if q.Number > 0 && q.Page > 1 {
-		skip = (q.Page - 1) * q.Number
-	}
-	// Without filters every entity counts, so the store skips the first
-	// pages without reading them.
-	storeSkip := 0
-	if len(q.Categories) == 0 && len(q.Attributes) == 0 {
-		storeSkip, skip = skip, 0
-	}
 	var out []*store.Entity
-	err := e.db.Scan(q.Index, q.Value, q.After, storeSkip, func(ent *store.Entity) bool {
-		if !matches(snap, ent, q) {
-			return true
+	err := e.db.View(func(tx *store.Tx) error {
+		idx, value := q.Index, q.Value
+		name, byAttr := indexedFilter(tx, q)
+		if byAttr {
+			idx, value = store.ByAttribute, store.AttributeValue(name, q.Attributes[name])
 		}
-		if skip > 0 {
-			skip--
-			return true
+		// Without filters every entity counts, so the store skips the
+		// first pages without reading them.
+		storeSkip := 0
+		if len(q.Categories) == 0 && len(q.Attributes) == 0 {
+			storeSkip, skip = skip, 0
 		}
-		out = append(out, ent)
-		return q.Number == 0 || len(out) < q.Number
+		wasted := 0
+		var over error
+		err := tx.Scan(idx, value, q.After, storeSkip, func(ent *store.Entity) bool {
+			switch {
+			case (byAttr && !inIndex(ent, q)) || !matches(snap, ent, q):
+			case skip > 0:
+				skip--
+			default:
+				out = append(out, ent)
+				return q.Number == 0 || len(out) < q.Number
+			}
+			if wasted++; wasted > e.scanBudget {
+				over = occi.Errorf(occi.TooLarge, "the filters read more than %d entities without filling the page, the most a request reads beyond what it answers (scan_budget): "+
+					"filter on an indexed attribute (occi.core.*, or one listed in indexed_attributes), list a narrower collection, or page with ?after=", e.scanBudget)
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return over
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// indexedFilter returns an attribute the query filters on that the store
+// indexes, if any.
+func indexedFilter(tx *store.Tx, q *Query) (string, bool) {
+	for _, name := range slices.Sorted(maps.Keys(q.Attributes)) {
+		if tx.IndexedAttribute(name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// inIndex reports whether an entity found through another index is in the
+// query's own.
+func inIndex(ent *store.Entity, q *Query) bool {
+	switch q.Index {
+	case store.ByPrefix:
+		return strings.HasPrefix(ent.Location, q.Value)
+	case store.ByKind:
+		return ent.Kind == q.Value
+	case store.ByMixin:
+		return slices.Contains(ent.Mixins, q.Value)
+	case store.BySource:
+		return ent.Source != nil && ent.Source.Location == q.Value
+	case store.ByTarget:
+		return ent.Target != nil && ent.Target.Location == q.Value
+	}
+	return true
 }
 
 func matches(snap *registry.Snapshot, ent *store.Entity, q *Query) bool {
@@ -96,21 +152,7 @@ func matches(snap *registry.Snapshot, ent *store.Entity, q *Query) bool {
 
 // RenderValue gives an attribute value's text form, as attribute filters
 // compare it.
-func RenderValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
+func RenderValue(v any) string { return occi.ValueText(v) }
 
 // Views returns the views of entities, for rendering a collection.
 func (e *Engine) Views(ents []*store.Entity) ([]*View, error) {
@@ -133,12 +175,26 @@ func (e *Engine) Views(ents []*store.Entity) ([]*View, error) {
 	return out, nil
 }
 
-// DeleteAll deletes every entity a query selects and returns how many went.
-// Links go first, so that deleting a resource finds its links gone.
-func (e *Engine) DeleteAll(ctx context.Context, q *Query) (int, error) {
-	ents, err := e.List(ctx, q)
+// batch is a query for one step of a bulk operation: at most max_page
+// entities.
+func (e *Engine) batch(q *Query) *Query {
+	b := *q
+	if b.Number <= 0 {
+		b.Number = e.maxPage
+	}
+	return &b
+}
+
+// DeleteAll deletes the first entities a query selects, at most q.Number
+// (max_page when 0): one request does a bounded amount of work. It returns
+// the locations deleted and whether more may remain (the batch was full),
+// in which case the caller repeats the request. Links go first, so that
+// deleting a resource finds its links gone.
+func (e *Engine) DeleteAll(ctx context.Context, q *Query) (done []string, more bool, err error) {
+	b := e.batch(q)
+	ents, err := e.List(ctx, b)
 	if err != nil {
-		return 0, err
+		return nil, false, err
 	}
 	slices.SortStableFunc(ents, func(a, b *store.Entity) int {
 		switch {
@@ -149,39 +205,42 @@ func (e *Engine) DeleteAll(ctx context.Context, q *Query) (int, error) {
 		}
 		return 0
 	})
-	n := 0
 	for _, ent := range ents {
 		if err := e.Delete(ctx, ent.Location); err != nil {
 			if errors.Is(err, occi.ErrNotFound) {
 				continue // gone with a resource deleted before it
 			}
-			return n, fmt.Errorf("after deleting %d: %w", n, err)
+			return done, false, fmt.Errorf("after deleting %d: %w", len(done), err)
 		}
-		n++
+		done = append(done, ent.Location)
 	}
-	return n, nil
+	return done, len(ents) == b.Number, nil
 }
 
-// ActionAll invokes an action on every entity a query selects. Every
-// entity must offer the action; it is checked for all before any is
-// invoked.
-func (e *Engine) ActionAll(ctx context.Context, q *Query, inv *occi.ActionInvocation) (int, error) {
-	ents, err := e.List(ctx, q)
+// ActionAll invokes an action on the first entities a query selects after
+// q.After, at most q.Number (max_page when 0). Every entity of the batch
+// must offer the action; it is checked for all before any is invoked. It
+// returns the locations acted on and whether more may follow (the batch was
+// full): the next batch starts after the last of them.
+func (e *Engine) ActionAll(ctx context.Context, q *Query, inv *occi.ActionInvocation) (done []string, more bool, err error) {
+	b := e.batch(q)
+	ents, err := e.List(ctx, b)
 	if err != nil {
-		return 0, err
+		return nil, false, err
 	}
 	snap := e.reg.Snapshot()
 	for _, ent := range ents {
 		if _, err := checkAction(snap, ent, inv); err != nil {
-			return 0, err
+			return nil, false, err
 		}
 	}
 	for i, ent := range ents {
 		if _, err := e.Action(ctx, ent.Location, inv); err != nil {
-			return i, fmt.Errorf("after %d of %d: %w", i, len(ents), err)
+			return done, false, fmt.Errorf("after %d of %d: %w", i, len(ents), err)
 		}
+		done = append(done, ent.Location)
 	}
-	return len(ents), nil
+	return done, len(ents) == b.Number, nil
 }
 
 // Association is how a mixin's membership changes.
@@ -196,36 +255,55 @@ const (
 
 // Members changes which entities a mixin is associated with, all or none:
 // every location is checked before anything changes, and when a provider
-// refuses one change, those made before it are reversed.
+// refuses one change, those made before it are reversed. It repeats
+// MembersStep until the change is complete.
 func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how Association) error {
+	for {
+		more, err := e.MembersStep(ctx, mixinID, locs, how)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// MembersStep is one bounded step of Members, all or none: it names at most
+// max_page locations (more is a 413), and it changes at most max_page
+// entities. SetMembers dissociates the members not named in steps: more
+// says that some remain, and the caller repeats the request.
+func (e *Engine) MembersStep(ctx context.Context, mixinID string, locs []string, how Association) (more bool, err error) {
 	snap := e.reg.Snapshot()
 	if _, ok := snap.Mixin(mixinID); !ok {
-		return occi.Errorf(occi.NotFound, "no mixin %q is registered", mixinID)
+		return false, occi.Errorf(occi.NotFound, "no mixin %q is registered", mixinID)
 	}
 	targets := map[string]bool{}
 	for _, loc := range locs {
 		targets[loc] = true
 	}
-	keys := func(members []string) []lockKey {
-		var out []lockKey
-		for loc := range targets {
-			out = append(out, lockKey{key: loc, exclusive: true})
-		}
-		for _, loc := range members {
-			out = append(out, lockKey{key: loc, exclusive: true})
-		}
-		return out
+	if len(targets) > e.maxPage {
+		return false, occi.Errorf(occi.TooLarge, "a request associates or dissociates at most %d entities (max_page); this one names %d: send them in several requests", e.maxPage, len(targets))
 	}
-	var members []string
+	// The members to dissociate in this step, within what the targets
+	// leave of the step's max_page entities.
+	var drop []string
 	if how == SetMembers {
-		var err error
-		if members, err = e.members(mixinID); err != nil {
-			return err
+		budget, err := e.dissociationBudget(mixinID, targets)
+		if err != nil {
+			return false, err
+		}
+		if drop, more, err = e.otherMembers(mixinID, targets, budget); err != nil {
+			return false, err
 		}
 	}
-	o, err := e.lockFor(ctx, keys(members), "association with "+mixinID)
+	var keys []lockKey
+	for loc := range targets {
+		keys = append(keys, lockKey{key: loc, exclusive: true})
+	}
+	for _, loc := range drop {
+		keys = append(keys, lockKey{key: loc, exclusive: true})
+	}
+	o, err := e.lockFor(ctx, keys, "association with "+mixinID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer o.finish()
 	var pairs []*pair
@@ -242,42 +320,70 @@ func (e *Engine) Members(ctx context.Context, mixinID string, locs []string, how
 		return nil
 	}
 	if how == SetMembers {
-		now, err := e.members(mixinID)
+		// Under the locks, the members to drop are read again: one
+		// associated meanwhile among them is not locked.
+		now, nowMore, err := e.otherMembers(mixinID, targets, len(drop))
 		if err != nil {
-			return err
+			return false, err
 		}
 		locked := map[string]bool{}
-		for _, loc := range members {
+		for _, loc := range drop {
 			locked[loc] = true
 		}
 		for _, loc := range now {
-			if !locked[loc] && !targets[loc] {
-				return occi.Errorf(occi.Conflict, "%s was associated with %s meanwhile; retry", loc, mixinID)
+			if !locked[loc] {
+				return false, occi.Errorf(occi.Conflict, "%s was associated with %s meanwhile; retry", loc, mixinID)
 			}
-			if !targets[loc] {
-				if err := add(loc, false); err != nil {
-					return err
-				}
+			if err := add(loc, false); err != nil {
+				return false, err
 			}
 		}
+		more = nowMore
 	}
 	for _, loc := range slices.Sorted(maps.Keys(targets)) {
 		if err := add(loc, how != Dissociate); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return e.updateAll(ctx, snap, o, pairs, e.commit)
+	if err := e.updateAll(ctx, snap, o, pairs, e.commit); err != nil {
+		return false, err
+	}
+	return more, nil
 }
 
-// members lists the locations of a mixin's members.
-func (e *Engine) members(mixinID string) ([]string, error) {
-	var out []string
+// dissociationBudget is how many members a SetMembers step may dissociate:
+// max_page, less the targets it associates. Once those are associated,
+// the next step has all of max_page.
+func (e *Engine) dissociationBudget(mixinID string, targets map[string]bool) (int, error) {
+	n := e.maxPage
 	err := e.db.View(func(tx *store.Tx) error {
-		var err error
-		out, _, err = tx.Locations(store.ByMixin, mixinID, 0)
-		return err
+		for loc := range targets {
+			if ent, err := tx.Entity(loc); err != nil || !slices.Contains(ent.Mixins, mixinID) {
+				n--
+			}
+		}
+		return nil
 	})
-	return out, err
+	return n, err
+}
+
+// otherMembers returns, in location order, up to limit members of a mixin
+// that are not targets, and whether there are more.
+func (e *Engine) otherMembers(mixinID string, targets map[string]bool, limit int) (locs []string, more bool, err error) {
+	err = e.db.View(func(tx *store.Tx) error {
+		return tx.ScanLocations(store.ByMixin, mixinID, "", func(loc string) bool {
+			if targets[loc] {
+				return true
+			}
+			if len(locs) == limit {
+				more = true
+				return false
+			}
+			locs = append(locs, loc)
+			return true
+		})
+	})
+	return locs, more, err
 }
 
 // withMixin returns what an entity becomes when associated with a mixin

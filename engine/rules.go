@@ -148,6 +148,14 @@ func checkPath(snap *registry.Snapshot, path string) error {
 	if segs[0] == "-" || segs[0] == ".well-known" {
 		return occi.Errorf(occi.Conflict, "entity path %q is inside a path the server reserves", path)
 	}
+	if "/"+segs[0]+"/" == registry.TemplatesLocation {
+		return occi.Errorf(occi.Forbidden, "entity path %q is under %s, which is reserved for the providers' templates", path, registry.TemplatesLocation)
+	}
+	// The last segment is the entity's id: PUT follows the id rule of a
+	// POST.
+	if err := checkID(segs[len(segs)-1]); err != nil {
+		return occi.Prefix("entity path "+path, err)
+	}
 	// No entity inside a mixin location: that path lists the mixin's
 	// members.
 	for i := 1; i < len(path); i++ {

@@ -2,10 +2,12 @@ package occi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -86,6 +88,16 @@ func (d *AttributeDef) compile() error {
 	return nil
 }
 
+// CheckPattern reports why a pattern does not compile, if it does not:
+// the registry asks it of a stored pattern before loading its category.
+func CheckPattern(p json.RawMessage) error {
+	if p = bytes.TrimSpace(p); len(p) == 0 || bytes.Equal(p, []byte("null")) {
+		return nil
+	}
+	_, err := compilePattern(p)
+	return err
+}
+
 func compilePattern(p json.RawMessage) (func(any) error, error) {
 	switch p[0] {
 	case '"':
@@ -110,7 +122,19 @@ func compilePattern(p json.RawMessage) (func(any) error, error) {
 			return nil
 		}, nil
 	case '{':
-		schema, err := gojsonschema.NewSchema(gojsonschema.NewBytesLoader(p))
+		var doc any
+		dec := json.NewDecoder(bytes.NewReader(p))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, Errorf(InvalidArgument, "pattern is not valid JSON: %v", err)
+		}
+		if err := localRefsOnly(doc); err != nil {
+			return nil, err
+		}
+		// The schema is compiled from the decoded value, with a loader
+		// that reaches nothing: a reference the walk above missed fails
+		// here instead of being fetched.
+		schema, err := gojsonschema.NewSchema(offlineLoader{gojsonschema.NewGoLoader(doc)})
 		if err != nil {
 			return nil, Errorf(InvalidArgument, "pattern is not a valid JSON Schema: %v", err)
 		}
@@ -132,6 +156,79 @@ func compilePattern(p json.RawMessage) (func(any) error, error) {
 		return nil, Errorf(InvalidArgument, "pattern must be a string (regular expression) or an object (JSON Schema)")
 	}
 }
+
+// localRefsOnly refuses a JSON Schema that refers outside itself: a "$ref"
+// that is not a "#" fragment, or an "id"/"$id" that would change the base
+// the references resolve against. A pattern comes from a client, and
+// following its references would make the server fetch URLs and read files
+// for it (and make every start depend on them).
+func localRefsOnly(v any) error {
+	switch x := v.(type) {
+	case []any:
+		for _, item := range x {
+			if err := localRefsOnly(item); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		// A base is checked before the references it would resolve.
+		keys := sortedKeys(x)
+		slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(refRank(a), refRank(b)) })
+		for _, k := range keys {
+			switch k {
+			case "$ref", "$id", "id":
+				if s, ok := x[k].(string); ok && !strings.HasPrefix(s, "#") {
+					what := "refers to"
+					if k != "$ref" {
+						what = "sets its base URI to"
+					}
+					return Errorf(InvalidArgument, "pattern: %q %s %s, outside the pattern; only references within it (\"#...\") are followed", k, what, shortJSON(s))
+				}
+			case "enum", "const", "default", "examples":
+				// Values, not schemas: nothing in them is followed.
+				continue
+			}
+			if err := localRefsOnly(x[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func refRank(key string) int {
+	if key == "$id" || key == "id" {
+		return 0
+	}
+	return 1
+}
+
+// offlineLoader is a schema loader whose factory loads nothing: the schema
+// is the value it holds, and any other document it would load is refused.
+type offlineLoader struct{ gojsonschema.JSONLoader }
+
+func (offlineLoader) LoaderFactory() gojsonschema.JSONLoaderFactory { return offlineFactory{} }
+
+type offlineFactory struct{}
+
+func (offlineFactory) New(source string) gojsonschema.JSONLoader {
+	return refusedLoader{JSONLoader: gojsonschema.NewStringLoader(""), source: source}
+}
+
+// refusedLoader stands for a document outside the pattern: loading it
+// fails.
+type refusedLoader struct {
+	gojsonschema.JSONLoader
+	source string
+}
+
+func (l refusedLoader) JsonSource() any { return l.source } //nolint:revive // gojsonschema names it
+
+func (l refusedLoader) LoadJSON() (any, error) {
+	return nil, fmt.Errorf("%s is outside the pattern and is not loaded", shortJSON(l.source))
+}
+
+func (refusedLoader) LoaderFactory() gojsonschema.JSONLoaderFactory { return offlineFactory{} }
 
 // Check validates a value against the definition's type and pattern.
 func (d *AttributeDef) Check(v any) error {

@@ -323,3 +323,19 @@ var builtinAttributes = sync.OnceValue(func() map[string]*AttributeDef {
 // templates, validated and compiled. Callers share the returned values and
 // must not modify them.
 func Builtins() *Categories { return builtins() }
+
+// linkEnds are the kinds GFD.224 gives the ends of its link kinds.
+var linkEnds = map[string][2]string{
+	NetworkInterfaceID: {ComputeKindID, NetworkKindID},
+	StorageLinkKindID:  {ComputeKindID, StorageKindID},
+}
+
+// LinkEnds returns the kinds a link kind's source and target must be (or
+// descend from): GFD.224 has a network interface join a compute to a
+// network, and a storage link a compute to a storage. ok is false for a
+// kind that fixes none itself; a kind derived from one inherits its ends,
+// which the caller finds by asking for each ancestor.
+func LinkEnds(kindID string) (source, target string, ok bool) {
+	e, ok := linkEnds[kindID]
+	return e[0], e[1], ok
+}

@@ -34,6 +34,38 @@ func (c *Category) ID() string { return c.Scheme + c.Term }
 // space; such categories are built in and cannot be changed at runtime.
 func (c *Category) IsOGF() bool { return strings.HasPrefix(c.Scheme, OGFScheme) }
 
+// ReservedScheme reports whether a scheme is in the OGF's space however it
+// is spelt: the http or https scheme, the host in any case, a default port,
+// and "/occi/" in any case. Clients may not register categories there, nor
+// in a look-alike of it, which a client comparing schemes loosely would take
+// for an OGF category.
+func ReservedScheme(scheme string) bool {
+	u, err := url.Parse(scheme)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	switch u.Port() {
+	case "", "80", "443":
+	default:
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	path := strings.ToLower(u.Path)
+	return host == "schemas.ogf.org" && (path == "/occi" || strings.HasPrefix(path, "/occi/"))
+}
+
+// ReservedAttributeName reports whether a client category may not define
+// an attribute of this name: "occi." in any case is the OGF's prefix, and
+// only the OGF's own names may be used with it (a template sets their
+// defaults), spelt exactly.
+func ReservedAttributeName(name string) bool {
+	if !strings.HasPrefix(strings.ToLower(name), reservedAttrPart) {
+		return false
+	}
+	_, known := builtinAttributes()[name]
+	return !known
+}
+
 // Attributes maps attribute names to their definitions.
 type Attributes map[string]*AttributeDef
 
@@ -104,6 +136,15 @@ var (
 	// locationRE: an absolute path of non-empty segments ending with '/'.
 	locationRE = regexp.MustCompile(`^/([A-Za-z0-9_.~\-]+/)+$`)
 )
+
+// ValidAttributeName checks an attribute name's grammar: dot-separated
+// parts of letters, digits, '_' and '-'.
+func ValidAttributeName(name string) error {
+	if !attrNameRE.MatchString(name) {
+		return Errorf(InvalidArgument, "attribute name %q is not valid: dot-separated parts of letters, digits, '_' and '-'", name)
+	}
+	return nil
+}
 
 // ValidID checks that id has the form scheme#term.
 func ValidID(id string) error {

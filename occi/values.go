@@ -1,9 +1,12 @@
 package occi
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 )
 
 // AttributeSet is the effective set of attribute definitions of an entity:
@@ -114,3 +117,21 @@ func (as Attributes) Check(values map[string]any) (map[string]any, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// ValueText gives an attribute value's text form: what attribute filters
+// compare ("2" matches 2, "true" matches true) and what the store indexes.
+func ValueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

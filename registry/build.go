@@ -51,8 +51,16 @@ func (r *Registry) build(cur *Snapshot, ch *Change, defaults map[string]string) 
 	if err := checkReferences(next, changed); err != nil {
 		return nil, err
 	}
+	if err := checkPolicy(cur, next, ch, changed); err != nil {
+		return nil, err
+	}
 	if err := next.checkLocations(changed); err != nil {
 		return nil, err
+	}
+	if ch.Origin == FromProvider {
+		if err := markProvided(next, ch); err != nil {
+			return nil, err
+		}
 	}
 
 	if defaults != nil {

@@ -20,6 +20,38 @@ type Change struct {
 	Replace occi.Categories // runtime categories to redefine
 	Remove  []string        // ids of runtime categories to remove
 	Bind    []occi.Binding  // kind → provider bindings to set
+
+	// Origin says who asks. The zero value is a client, held to the
+	// reservations (see policy.go).
+	Origin Origin
+	// Provider names the provider whose templates a FromProvider change
+	// declares. Its added and replaced categories, and those of Claim
+	// (already registered as they are), become that provider's: clients
+	// can then neither remove nor redefine them, nor register in their
+	// schemes.
+	Provider string
+	Claim    []string
+}
+
+// Origin is who asks for a change.
+type Origin int
+
+// The origins of a change.
+const (
+	// FromClient is a request on the query interface.
+	FromClient Origin = iota
+	// FromProvider is a provider's templates, registered at start.
+	FromProvider
+	// fromStore is the data file's categories, loaded at start: they
+	// were accepted once and are loaded under the rules of their time,
+	// so that nothing a client stored can stop a start.
+	fromStore
+)
+
+// writes reports whether applying the change writes anything: a change
+// that only claims templates marks them in memory.
+func (ch *Change) writes() bool {
+	return ch.Add.Len()+ch.Replace.Len()+len(ch.Remove)+len(ch.Bind) > 0
 }
 
 // Options configure a Registry.
@@ -81,18 +113,50 @@ func New(db *store.DB, opts Options) (*Registry, error) {
 			return nil, fmt.Errorf("data file %s: category %q: %w", db.Path(), id, err)
 		}
 	}
+	r.dropStalePatterns(&runtime)
 	r.stored = bindings
 	defaults := opts.Defaults
 	if defaults == nil {
 		defaults = map[string]string{}
 	}
-	next, err := r.build(base, &Change{Add: runtime}, defaults)
+	next, err := r.build(base, &Change{Add: runtime, Origin: fromStore}, defaults)
 	if err != nil {
 		return nil, fmt.Errorf("data file %s: stored categories are inconsistent: %w", db.Path(), err)
 	}
 	next.version = revision
 	r.snap.Store(next)
 	return r, nil
+}
+
+// dropStalePatterns leaves out, with a warning, the stored patterns that
+// no longer compile: one that refers outside itself (which older versions
+// followed, fetching URLs and reading files at every start) is not loaded,
+// and a start must not depend on what a client once stored. The record
+// stays as it is; the category loads without that pattern until it is
+// redefined.
+func (r *Registry) dropStalePatterns(cs *occi.Categories) {
+	check := func(id string, as occi.Attributes) {
+		for _, name := range as.Names() {
+			def := as[name]
+			if def == nil {
+				continue
+			}
+			if err := occi.CheckPattern(def.Pattern); err != nil {
+				r.opts.Logger.Warn("stored pattern not loaded; the attribute is checked without it until the category is redefined",
+					"category", id, "attribute", name, "reason", err.Error())
+				def.Pattern = nil
+			}
+		}
+	}
+	for _, k := range cs.Kinds {
+		check(k.ID(), k.Attributes)
+	}
+	for _, m := range cs.Mixins {
+		check(m.ID(), m.Attributes)
+	}
+	for _, a := range cs.Actions {
+		check(a.ID(), a.Attributes)
+	}
 }
 
 func decodeRecord(rec store.CategoryRecord, into *occi.Categories) error {
@@ -164,6 +228,12 @@ func (r *Registry) Change(ctx context.Context, ch *Change, inTx func(tx *store.T
 	next, err := r.build(cur, ch, nil)
 	if err != nil {
 		return nil, err
+	}
+	if !ch.writes() && inTx == nil {
+		// Claims only: the model is the same, at the same version.
+		next.version = cur.version
+		r.snap.Store(next)
+		return next, nil
 	}
 	c, err := r.diff(ch)
 	if err != nil {

@@ -153,6 +153,8 @@ func TestApplyRejects(t *testing.T) {
 			code: occi.Forbidden, want: "reserved for OGF"},
 		{name: "OGF scheme", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: occi.InfraScheme, Term: "mine"}, Location: "/mine/"}}}},
 			code: occi.Forbidden, want: "reserved for OGF"},
+		{name: "attribute part starting with an underscore", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: userScheme, Term: "m"}, Location: "/m/",
+			Attributes: occi.Attributes{"com.example._x": {}}}}}}, code: occi.InvalidArgument, want: "must start with a letter or a digit"},
 		{name: "id taken", setup: &Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m/")}}},
 			ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m2/")}}}, code: occi.AlreadyExists, want: "already registered"},
 		{name: "id twice in one request", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/m/"), userMixin("m", "/m2/")}}},
@@ -163,8 +165,10 @@ func TestApplyRejects(t *testing.T) {
 			code: occi.AlreadyExists, want: `"/compute/" is already bound to http://schemas.ogf.org/occi/infrastructure#compute`},
 		{name: "location inside another", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/compute/gold/")}}},
 			code: occi.Conflict, want: `inside "/compute/"`},
-		{name: "location containing another", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/templates/")}}},
-			code: occi.Conflict, want: "would contain"},
+		{name: "location containing another", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/os_tpl/")}}},
+			code: occi.AlreadyExists, want: "already bound"},
+		{name: "location of the templates", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("m", "/templates/")}}},
+			code: occi.Forbidden, want: "reserved for the providers' templates"},
 		{name: "location containing two", setup: &Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("b", "/x/b/"), userMixin("c", "/x/c/")}}},
 			ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("x", "/x/")}}}, code: occi.Conflict, want: `would contain "/x/b/"`},
 		{name: "location deep inside another", setup: &Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("x", "/x/"), userMixin("y", "/y/")}}},
@@ -198,6 +202,19 @@ func TestApplyRejects(t *testing.T) {
 		{name: "reserved attribute prefix", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: userScheme, Term: "m"}, Location: "/m/",
 			Attributes: occi.Attributes{"occi.compute.turbo": {Type: occi.TypeBoolean}}}}}},
 			code: occi.InvalidArgument, want: `"occi.compute.turbo"`},
+		{name: "OGF scheme in capitals", ch: Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: "HTTP://SCHEMAS.OGF.ORG/occi/infrastructure#", Term: "mine"}, Location: "/mine/"}}}},
+			code: occi.Forbidden, want: "reserved for OGF"},
+		{name: "OGF scheme over https", ch: Change{Add: occi.Categories{Kinds: []*occi.Kind{{Category: occi.Category{Scheme: "https://schemas.ogf.org/occi/infrastructure#", Term: "compute"}, Parent: occi.ResourceKindID, Location: "/c2/"}}}},
+			code: occi.Forbidden, want: "reserved for OGF"},
+		{name: "OGF scheme with its port", ch: Change{Add: occi.Categories{Actions: []*occi.Action{{Category: occi.Category{Scheme: "http://schemas.ogf.org:80/OCCI/core#", Term: "go"}}}}},
+			code: occi.Forbidden, want: "reserved for OGF"},
+		{name: "reserved attribute prefix in capitals", ch: Change{Add: occi.Categories{Kinds: []*occi.Kind{{Category: occi.Category{Scheme: userScheme, Term: "k"}, Parent: occi.ComputeKindID, Location: "/k/",
+			Attributes: occi.Attributes{"OCCI.compute.cores": {Type: occi.TypeNumber}}}}}},
+			code: occi.InvalidArgument, want: `"OCCI.compute.cores"`},
+		{name: "kind too deep", ch: Change{Add: occi.Categories{Kinds: deepKinds(MaxKindDepth)}},
+			code: occi.InvalidArgument, want: "more than 64 ancestors"},
+		{name: "replace pushing a kind too deep", setup: &Change{Add: occi.Categories{Kinds: deepKinds(MaxKindDepth - 1)}},
+			ch: Change{Replace: occi.Categories{Kinds: []*occi.Kind{userKind("d0", occi.ComputeKindID, "/d0/")}}}, code: occi.InvalidArgument, want: "more than 64 ancestors"},
 		{name: "replace builtin", ch: Change{Replace: occi.Categories{Kinds: []*occi.Kind{{Category: occi.Category{Scheme: occi.InfraScheme, Term: "compute"}, Parent: occi.ResourceKindID, Location: "/compute/"}}}},
 			code: occi.Forbidden, want: "cannot be replaced"},
 		{name: "replace unknown", ch: Change{Replace: occi.Categories{Mixins: []*occi.Mixin{userMixin("ghost", "/ghost/")}}},
@@ -243,6 +260,112 @@ func TestApplyRejects(t *testing.T) {
 				t.Errorf("a rejected change was written:\nbefore %s\nafter  %s", stored, after)
 			}
 		})
+	}
+}
+
+// deepKinds returns a chain of n kinds below resource: d0's parent is
+// resource, and d(n-1) has n+1 ancestors.
+func deepKinds(n int) []*occi.Kind {
+	out := []*occi.Kind{userKind("d0", occi.ResourceKindID, "/d0/")}
+	for i := 1; i < n; i++ {
+		out = append(out, userKind(fmt.Sprintf("d%d", i), fmt.Sprintf("%sd%d", userScheme, i-1), fmt.Sprintf("/d%d/", i)))
+	}
+	return out
+}
+
+// The deepest kind that can be served registers.
+func TestKindDepthLimit(t *testing.T) {
+	r := newTest(t)
+	// d0 has two ancestors (resource, entity): d(n-1) has n+1.
+	if err := r.Apply(context.Background(), &Change{Add: occi.Categories{Kinds: deepKinds(MaxKindDepth - 1)}}); err != nil {
+		t.Fatalf("a kind of %d ancestors: %v", MaxKindDepth, err)
+	}
+	last := fmt.Sprintf("%sd%d", userScheme, MaxKindDepth-2)
+	if !r.Snapshot().IsKindOf(last, occi.ResourceKindID) {
+		t.Error("the deepest kind does not descend from resource")
+	}
+}
+
+// A provider's templates are its own: a client can neither remove nor
+// redefine them, nor register in their scheme or under /templates/. A
+// template registered as it is already is claimed without a write.
+func TestProviderTemplatesAreReserved(t *testing.T) {
+	r, db := openTest(t, filepath.Join(t.TempDir(), "ocni.db"), Options{})
+	defer db.Close()
+	ctx := context.Background()
+	const scheme = "http://example.org/lab/os_tpl#"
+	tpl := func(term string) *occi.Mixin {
+		return &occi.Mixin{Category: occi.Category{Scheme: scheme, Term: term}, Depends: []string{occi.OSTplMixinID},
+			Applies: []string{occi.ComputeKindID}, Location: "/templates/lab/os/" + term + "/"}
+	}
+	if err := r.Apply(ctx, &Change{Origin: FromProvider, Provider: "lab", Add: occi.Categories{Mixins: []*occi.Mixin{tpl("debian")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := r.Snapshot().ProvidedBy(scheme + "debian"); !ok || p != "lab" {
+		t.Errorf("ProvidedBy = %q, %v", p, ok)
+	}
+	for _, tt := range []struct {
+		name string
+		ch   Change
+		want string
+	}{
+		{"remove", Change{Remove: []string{scheme + "debian"}}, "template of provider lab"},
+		{"redefine", Change{Replace: occi.Categories{Mixins: []*occi.Mixin{tpl("debian")}}}, "template of provider lab"},
+		{"its scheme", Change{Add: occi.Categories{Mixins: []*occi.Mixin{{Category: occi.Category{Scheme: scheme, Term: "ubuntu"}, Location: "/mine/"}}}}, "provider lab's templates"},
+		{"under /templates/", Change{Add: occi.Categories{Mixins: []*occi.Mixin{userMixin("u", "/templates/lab/os/ubuntu/")}}}, "reserved for the providers' templates"},
+	} {
+		if err := r.Apply(ctx, &tt.ch); occi.CodeOf(err) != occi.Forbidden || !strings.Contains(fmt.Sprint(err), tt.want) {
+			t.Errorf("%s: %v, want Forbidden containing %q", tt.name, err, tt.want)
+		}
+	}
+	// After a restart nothing is marked until the provider claims its
+	// templates again; a claim alone writes nothing.
+	_ = db.Close()
+	r, db = openTest(t, db.Path(), Options{})
+	defer db.Close()
+	if _, ok := r.Snapshot().ProvidedBy(scheme + "debian"); ok {
+		t.Error("a template is marked before its provider declared it")
+	}
+	before, version := dump(t, db), r.Snapshot().Version()
+	if err := r.Apply(ctx, &Change{Origin: FromProvider, Provider: "lab", Claim: []string{scheme + "debian"}}); err != nil {
+		t.Fatal(err)
+	}
+	if dump(t, db) != before || r.Snapshot().Version() != version {
+		t.Error("a claim wrote to the data file or changed the model's version")
+	}
+	if err := r.Apply(ctx, &Change{Remove: []string{scheme + "debian"}}); occi.CodeOf(err) != occi.Forbidden {
+		t.Errorf("remove after the claim: %v", err)
+	}
+}
+
+// What a client stored under older rules loads: a category at a location
+// now reserved, with a look-alike OGF scheme and attribute, and a pattern
+// referring outside itself, which is left out rather than fetched.
+func TestStoredCategoriesLoadUnderTheirRules(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ocni.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "HTTPS://schemas.ogf.org/occi/x#squat"
+	rec := store.CategoryRecord{Class: "mixin", Define: json.RawMessage(`{"scheme":"HTTPS://schemas.ogf.org/occi/x#","term":"squat",
+		"location":"/templates/dummy/os/ubuntu24/","attributes":{"OCCI.x":{"type":"string","pattern":{"$ref":"http://127.0.0.1:9/x"}}}}`)}
+	if err := db.Write(func(tx *store.Tx) error { return tx.PutCategory(id, rec) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	var logs bytes.Buffer
+	r, db := openTest(t, path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer db.Close()
+	m, ok := r.Snapshot().Mixin(id)
+	if !ok {
+		t.Fatal("the stored mixin is not loaded")
+	}
+	if p := m.Attributes["OCCI.x"].Pattern; p != nil {
+		t.Errorf("the pattern referring outside itself is loaded: %s", p)
+	}
+	if !strings.Contains(logs.String(), "stored pattern not loaded") {
+		t.Errorf("no warning about the pattern: %s", logs.String())
 	}
 }
 

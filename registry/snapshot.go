@@ -21,6 +21,19 @@ type Snapshot struct {
 	bindings   map[string]string // kind id → provider name, bound directly
 	effective  map[string]string // kind id → provider name, inherited ones included
 	all        *occi.Categories  // every category, sorted by id
+	// provided are the providers' templates, by id, and the schemes they
+	// use, each with its provider's name. They are learnt at start from
+	// the providers themselves, not stored: what a provider offers is the
+	// VIM's to say.
+	provided map[string]string
+	schemes  map[string]string
+}
+
+// ProvidedBy returns the provider whose template the category is, if it is
+// one.
+func (s *Snapshot) ProvidedBy(id string) (string, bool) {
+	p, ok := s.provided[id]
+	return p, ok
 }
 
 // Version increases with every change; it makes a good ETag.
@@ -137,6 +150,8 @@ func (s *Snapshot) clone() *Snapshot {
 		actions:  maps.Clone(s.actions),
 		builtin:  s.builtin,
 		bindings: maps.Clone(s.bindings),
+		provided: maps.Clone(s.provided),
+		schemes:  maps.Clone(s.schemes),
 	}
 }
 
@@ -169,6 +184,10 @@ func (s *Snapshot) seal() {
 // reservedLocations are paths the server itself answers; no category may be
 // bound at or below them.
 var reservedLocations = []string{"/-/", "/.well-known/"}
+
+// TemplatesLocation is where providers put their templates' locations; no
+// client category may be bound at or below it.
+const TemplatesLocation = "/templates/"
 
 // checkLocations verifies that every changed location is unique, is not
 // nested in another location nor contains one (a path below a location

@@ -302,3 +302,21 @@ func TestActionsFollowTheState(t *testing.T) {
 	f.must(200, req{method: "POST", path: "/compute/vm1?action=suspend"})
 	check("suspended", []string{"start", "stop"}, []string{"restart", "suspend"})
 }
+
+// Every 405 says, in Allow, what the target takes.
+func TestAllowOnEntityPaths(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, req{method: "PUT", path: "/compute/x", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	f.must(201, req{method: "PUT", path: "/lab/y", body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	for path, want := range map[string]string{
+		"/compute/":                  "GET, HEAD, POST, DELETE",
+		"/compute/x":                 "GET, HEAD, PUT, POST, DELETE",
+		"/templates/resource/small/": "GET, HEAD, POST, PUT, DELETE",
+		"/lab/":                      "GET, HEAD, DELETE",
+	} {
+		rec := f.do(req{method: "PATCH", path: path})
+		if rec.Code != 405 || rec.Header().Get("Allow") != want {
+			t.Errorf("PATCH %s: %d, Allow %q; want 405 with %q", path, rec.Code, rec.Header().Get("Allow"), want)
+		}
+	}
+}

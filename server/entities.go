@@ -35,10 +35,6 @@ func (s *Server) dispatch(r *request) (*reply, error) {
 	return s.entity(r, p)
 }
 
-func methodNotAllowed(r *request, what string) error {
-	return occi.Errorf(occi.MethodNotAllowed, "%s is not allowed on %s", r.Request().Method, what)
-}
-
 // kindCollection serves a kind's location: list, create, act on all,
 // delete all.
 func (s *Server) kindCollection(r *request, snap engine.Model, kindID string) (*reply, error) {
@@ -56,14 +52,19 @@ func (s *Server) kindCollection(r *request, snap engine.Model, kindID string) (*
 		return s.deleteAll(r, &engine.Query{Index: store.ByKind, Value: kindID})
 	}
 	_ = ctx
-	return nil, methodNotAllowed(r, "a kind's collection ("+kind.Location+")")
+	return nil, notAllowed(r, "a kind's collection ("+kind.Location+")", http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete)
 }
 
-// mixinCollection serves a mixin's location: its members.
+// mixinCollection serves a mixin's location: its members. A change of
+// membership is one bounded step (at most max_page entities): the answer
+// lists the members after it (the first max_page; GET pages through them
+// all) and, when a PUT or a DELETE without a body has more members to
+// dissociate, carries Link rel="next" naming the request to repeat.
 func (s *Server) mixinCollection(r *request, snap engine.Model, mixinID string) (*reply, error) {
 	ctx := r.Request().Context()
 	mixin, _ := snap.Mixin(mixinID)
 	q := &engine.Query{Index: store.ByMixin, Value: mixinID}
+	var more bool
 	switch r.Request().Method {
 	case http.MethodGet, http.MethodHead:
 		return s.list(r, q)
@@ -75,7 +76,7 @@ func (s *Server) mixinCollection(r *request, snap engine.Model, mixinID string) 
 		if err != nil {
 			return nil, err
 		}
-		if err := s.engine.Members(ctx, mixinID, locs, engine.Associate); err != nil {
+		if _, err := s.engine.MembersStep(ctx, mixinID, locs, engine.Associate); err != nil {
 			return nil, err
 		}
 	case http.MethodPut:
@@ -83,30 +84,31 @@ func (s *Server) mixinCollection(r *request, snap engine.Model, mixinID string) 
 		if err != nil {
 			return nil, err
 		}
-		if err := s.engine.Members(ctx, mixinID, locs, engine.SetMembers); err != nil {
+		if more, err = s.engine.MembersStep(ctx, mixinID, locs, engine.SetMembers); err != nil {
 			return nil, err
 		}
 	case http.MethodDelete:
 		var locs []string
+		how := engine.SetMembers // no body: dissociate every member
 		if r.hasBody() {
 			var err error
 			if locs, err = s.bodyLocations(r, true); err != nil {
 				return nil, err
 			}
-			if err := s.engine.Members(ctx, mixinID, locs, engine.Dissociate); err != nil {
-				return nil, err
-			}
-		} else if err := s.engine.Members(ctx, mixinID, nil, engine.SetMembers); err != nil {
+			how = engine.Dissociate
+		}
+		var err error
+		if more, err = s.engine.MembersStep(ctx, mixinID, locs, how); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, methodNotAllowed(r, "a mixin's collection ("+mixin.Location+")")
+		return nil, notAllowed(r, "a mixin's collection ("+mixin.Location+")", http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete)
 	}
-	members, err := s.engine.List(ctx, q)
+	members, err := s.engine.List(ctx, &engine.Query{Index: store.ByMixin, Value: mixinID, Number: s.engine.MaxPage()})
 	if err != nil {
 		return nil, err
 	}
-	return &reply{status: http.StatusOK, body: s.locations(r, members)}, nil
+	return &reply{status: http.StatusOK, body: s.locations(r, members), header: repeatLink(r, more)}, nil
 }
 
 // pathPrefix serves an unbound path: what is below it (pyOCNI's path
@@ -134,7 +136,7 @@ func (s *Server) pathPrefix(r *request, prefix string) (*reply, error) {
 		// nothing to create in or associate with.
 		return nil, occi.Errorf(occi.NotFound, "no kind or mixin has its collection at %s; GET /-/ lists the locations", prefix)
 	}
-	return nil, methodNotAllowed(r, "a path ("+prefix+")")
+	return nil, notAllowed(r, "a path ("+prefix+")", http.MethodGet, http.MethodHead, http.MethodDelete)
 }
 
 // entity serves one entity's path.
@@ -190,7 +192,7 @@ func (s *Server) entity(r *request, loc string) (*reply, error) {
 		}
 		return &reply{status: http.StatusNoContent}, nil
 	}
-	return nil, methodNotAllowed(r, "an entity ("+loc+")")
+	return nil, notAllowed(r, "an entity ("+loc+")", http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete)
 }
 
 // list answers a collection, filtered and paged by the request. A listing
@@ -266,14 +268,22 @@ func (s *Server) filters(r *request, q *engine.Query) error {
 		}
 		q.Attributes[n] = values[i]
 	}
+	paging := map[string]string{}
+	for _, name := range []string{"page", "number", "after"} {
+		v, err := oneParam(params, name)
+		if err != nil {
+			return err
+		}
+		paging[name] = v
+	}
 	var err error
-	if q.Page, err = intParam(params.Get("page"), "page"); err != nil {
+	if q.Page, err = intParam(paging["page"], "page"); err != nil {
 		return err
 	}
-	if q.Number, err = intParam(params.Get("number"), "number"); err != nil {
+	if q.Number, err = intParam(paging["number"], "number"); err != nil {
 		return err
 	}
-	if after := params.Get("after"); after != "" {
+	if after := paging["after"]; after != "" {
 		if !strings.HasPrefix(after, "/") {
 			return occi.Errorf(occi.InvalidArgument, "query parameter after=%q must be an entity location", after)
 		}
@@ -408,7 +418,10 @@ func (s *Server) decodeOne(r *request) (*engine.Input, error) {
 // invocation reads an action invocation: ?action=term names it, and the
 // body (optional) carries its id and parameters.
 func (s *Server) invocation(r *request, offered []string) (*occi.ActionInvocation, error) {
-	term := r.QueryParams().Get("action")
+	term, err := oneParam(r.QueryParams(), "action")
+	if err != nil {
+		return nil, err
+	}
 	var matching []string
 	for _, id := range offered {
 		if _, t := occi.SplitID(id); t == term {
@@ -450,28 +463,87 @@ func (s *Server) actOnAll(r *request, snap engine.Model, q *engine.Query, owners
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.engine.ActionAll(r.Request().Context(), q, inv); err != nil {
+	if err := s.bulkParams(r, q); err != nil {
 		return nil, err
 	}
-	ents, err := s.engine.List(r.Request().Context(), q)
+	done, more, err := s.engine.ActionAll(r.Request().Context(), q, inv)
 	if err != nil {
 		return nil, err
 	}
-	return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+	var header http.Header
+	if more {
+		// The next batch starts after the last entity of this one.
+		u := *r.Request().URL
+		params := u.Query()
+		params.Set("after", done[len(done)-1])
+		u.RawQuery = params.Encode()
+		header = http.Header{"Link": {"<" + u.RequestURI() + `>; rel="next"`}}
+	}
+	return &reply{status: http.StatusOK, body: s.locationsOf(r, done), header: header}, nil
 }
 
+// deleteAll deletes what a collection or path holds (filtered), one batch
+// of at most max_page entities per request: the answer lists what was
+// deleted and, while more may remain, carries Link rel="next" naming this
+// same request to repeat.
 func (s *Server) deleteAll(r *request, q *engine.Query) (*reply, error) {
 	if err := s.filters(r, q); err != nil {
 		return nil, err
 	}
-	ents, err := s.engine.List(r.Request().Context(), q)
+	if r.QueryParams().Has("page") {
+		return nil, errBulkPage
+	}
+	done, more, err := s.engine.DeleteAll(r.Request().Context(), q)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.engine.DeleteAll(r.Request().Context(), q); err != nil {
-		return nil, err
+	return &reply{status: http.StatusOK, body: s.locationsOf(r, done), header: repeatLink(r, more)}, nil
+}
+
+// bulkParams reads the paging of a bulk operation: ?number= (a batch, at
+// most max_page) and ?after= (where the batch starts). ?page= is refused:
+// a batch is repeated, not numbered.
+func (s *Server) bulkParams(r *request, q *engine.Query) error {
+	params := r.QueryParams()
+	if params.Has("page") {
+		return errBulkPage
 	}
-	return &reply{status: http.StatusOK, body: s.locations(r, ents)}, nil
+	number, err := oneParam(params, "number")
+	if err != nil {
+		return err
+	}
+	if q.Number, err = intParam(number, "number"); err != nil {
+		return err
+	}
+	after, err := oneParam(params, "after")
+	if err != nil {
+		return err
+	}
+	if after != "" && !strings.HasPrefix(after, "/") {
+		return occi.Errorf(occi.InvalidArgument, "query parameter after=%q must be an entity location", after)
+	}
+	q.After = after
+	return nil
+}
+
+var errBulkPage = occi.Errorf(occi.InvalidArgument, "a bulk operation takes ?number= and ?after=, not ?page=: it acts on the first entities, and is repeated for the next")
+
+// repeatLink is the Link of a bulk answer whose operation is not finished:
+// the same request, to repeat.
+func repeatLink(r *request, more bool) http.Header {
+	if !more {
+		return nil
+	}
+	return http.Header{"Link": {"<" + r.Request().URL.RequestURI() + `>; rel="next"`}}
+}
+
+// oneParam returns a query parameter given at most once: a repeated one
+// would be read as either, so it is refused.
+func oneParam(params url.Values, name string) (string, error) {
+	if vs := params[name]; len(vs) > 1 {
+		return "", occi.Errorf(occi.InvalidArgument, "query parameter %s is given %d times; give it once", name, len(vs))
+	}
+	return params.Get(name), nil
 }
 
 // bodyLocations reads a mixin association body: entity locations, as paths
@@ -545,6 +617,9 @@ func (s *Server) ownPath(r *request, loc string) (string, bool) {
 
 // localPath turns a location given by a client into a path on this server.
 func localPath(r *request, loc string) (string, error) {
+	if err := occi.CheckURI(loc); err != nil {
+		return "", err
+	}
 	u, err := url.Parse(loc)
 	if err != nil || loc == "" {
 		return "", occi.Errorf(occi.InvalidArgument, "%q is not a location", loc)
@@ -591,6 +666,14 @@ func (s *Server) locations(r *request, ents []*store.Entity) renderers.Locations
 	out := make(renderers.Locations, len(ents))
 	for i, e := range ents {
 		out[i] = s.absolute(r, e.Location)
+	}
+	return out
+}
+
+func (s *Server) locationsOf(r *request, locs []string) renderers.Locations {
+	out := make(renderers.Locations, len(locs))
+	for i, l := range locs {
+		out[i] = s.absolute(r, l)
 	}
 	return out
 }

@@ -421,10 +421,22 @@ func TestListingIsAlwaysPaged(t *testing.T) {
 	if plain != filtered || !strings.Contains(plain, `"id":"c100"`) || strings.Contains(plain, `"id":"c099"`) {
 		t.Errorf("page 3 differs with and without a filter:\n%s\n%s", plain, filtered)
 	}
-	// Bulk operations are not paged: they reach every member.
-	f.must(200, req{method: "DELETE", path: "/compute/"})
-	if ids := f.listAll("/compute/"); len(ids) != 0 {
-		t.Errorf("%d computes left after DELETE /compute/", len(ids))
+	// A bulk delete deletes max_page entities per request and says to
+	// repeat it while more remain.
+	var deleted int
+	for n := 1; ; n++ {
+		rec := f.must(200, req{method: "DELETE", path: "/compute/"})
+		deleted += len(jsonBody(t, rec)["locations"].([]any))
+		link := rec.Header().Get("Link")
+		if link == "" {
+			break
+		}
+		if link != `</compute/>; rel="next"` || n > 3 {
+			t.Fatalf("request %d: Link = %q", n, link)
+		}
+	}
+	if ids := f.listAll("/compute/"); len(ids) != 0 || deleted != 120 {
+		t.Errorf("%d computes left after repeating DELETE /compute/, %d deleted", len(ids), deleted)
 	}
 }
 

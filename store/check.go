@@ -82,7 +82,7 @@ func (r *CheckReport) Count() string {
 
 func round(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
 
-var indexBucketNames = [][]byte{bucketByID, bucketByKind, bucketByMixin, bucketBySource, bucketByTarget}
+var indexBucketNames = [][]byte{bucketByID, bucketByKind, bucketByMixin, bucketBySource, bucketByTarget, bucketByAttr}
 
 // Check checks an open data file: bbolt's page structure (ocni's own walk,
 // which cannot crash on a damaged page, then bbolt's Tx.Check, which also
@@ -214,18 +214,21 @@ func OpenReadOnly(path string) (*DB, error) {
 	}
 	db := &DB{bolt: b, path: path, queue: make(chan writeCall, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{})}
 	err = b.View(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("bucket %s is missing: the file is not an ocni data file, or was never opened by this version of ocnid", name)
-			}
-		}
 		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("bucket %s is missing: the file is not an ocni data file, or was never opened by ocnid", bucketMeta)
+		}
 		v, err := strconv.Atoi(string(meta.Get(keySchemaVersion)))
 		if err != nil {
 			return fmt.Errorf("schema version %q is not a number: the file is not an ocni data file or is damaged", meta.Get(keySchemaVersion))
 		}
 		if v > schemaVersion {
 			return fmt.Errorf("written by a newer ocni (layout %d, this binary knows up to %d)", v, schemaVersion)
+		}
+		for _, name := range layoutBuckets(v) {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %s is missing: the file is not an ocni data file, or was never opened by this version of ocnid", name)
+			}
 		}
 		db.instance = string(meta.Get(keyInstance))
 		return nil
@@ -244,9 +247,10 @@ func OpenReadOnly(path string) (*DB, error) {
 // returns the problems found (none for a sound store):
 //
 //   - every index entry (idx-id, idx-kind, idx-mixin, idx-source,
-//     idx-target) points at an entity whose record agrees with it, and
-//     every entity has all its entries; an intent's id is reserved
-//     in idx-id;
+//     idx-target, and from layout 2 idx-attr: the occi.core.* attributes
+//     and those the file lists as indexed) points at an entity whose
+//     record agrees with it, and every entity has all its entries; an
+//     intent's id is reserved in idx-id;
 //   - every entity record decodes and is stored at its own location;
 //   - a link's source is a resource, and so is its target when it is local
 //     (a location starting with "/"; an http(s) URL is remote);
@@ -271,6 +275,10 @@ type checker struct {
 	registered func(string) bool
 	probs      []string
 	omitted    int
+	// layout is the file's; extra are the attributes idx-attr holds
+	// besides occi.core.*.
+	layout int
+	extra  []string
 
 	resources, links, intents, categories, bindings int
 	// claims counts the index entries the entities (and create intents)
@@ -314,19 +322,46 @@ func (c *checker) report(rep *CheckReport) {
 }
 
 func (c *checker) run() {
-	for _, name := range allBuckets {
+	if meta := c.tx.Bucket(bucketMeta); meta != nil {
+		c.layout, _ = strconv.Atoi(string(meta.Get(keySchemaVersion)))
+	}
+	for _, name := range layoutBuckets(c.layout) {
 		if c.tx.Bucket(name) == nil {
 			c.problem("bucket %s is missing", name)
 			return
 		}
 	}
+	c.extra = (&Tx{tx: c.tx}).extraIndexed()
 	c.checkMeta()
 	c.checkCategories()
 	c.checkIntents()
 	c.checkEntities()
 	for _, name := range indexBucketNames {
-		c.checkIndex(name)
+		if c.tx.Bucket(name) != nil {
+			c.checkIndex(name)
+		}
 	}
+}
+
+// layoutBuckets are the buckets a file of a layout has: a layout-1 file
+// (one not yet opened by this version, checked read-only) has no idx-attr.
+func layoutBuckets(layout int) [][]byte {
+	if layout != 1 {
+		return allBuckets
+	}
+	return slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool { return bytes.Equal(b, bucketByAttr) })
+}
+
+// entries are a stored entity's index entries, as this file's layout has
+// them.
+func (c *checker) entriesOf(s *storedEntity) []indexEntry {
+	var extra []string
+	e := s.entity()
+	if c.layout != 1 {
+		extra = c.extra
+		e.Attributes = s.indexedAttributes(extra)
+	}
+	return indexEntries(e, extra)
 }
 
 func (c *checker) checkMeta() {
@@ -396,12 +431,25 @@ func (c *checker) checkIntents() {
 // storedEntity is the part of a record the invariants are about: decoding
 // it checks the whole record is JSON without building its attributes.
 type storedEntity struct {
-	Location string        `json:"location"`
-	ID       string        `json:"id"`
-	Kind     string        `json:"kind"`
-	Mixins   []string      `json:"mixins"`
-	Source   *occi.LinkEnd `json:"source"`
-	Target   *occi.LinkEnd `json:"target"`
+	Location   string                     `json:"location"`
+	ID         string                     `json:"id"`
+	Kind       string                     `json:"kind"`
+	Mixins     []string                   `json:"mixins"`
+	Source     *occi.LinkEnd              `json:"source"`
+	Target     *occi.LinkEnd              `json:"target"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+}
+
+// indexedAttributes decodes the values of the attributes idx-attr holds.
+func (s *storedEntity) indexedAttributes(extra []string) map[string]any {
+	out := map[string]any{}
+	for name, raw := range s.Attributes {
+		var v any
+		if attrIndexed(name, extra) && json.Unmarshal(raw, &v) == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 func (s *storedEntity) entity() *Entity {
@@ -432,7 +480,7 @@ func (c *checker) checkEntities() {
 			}
 		}
 		var seen []string
-		for _, ie := range indexEntries(s.entity()) {
+		for _, ie := range c.entriesOf(&s) {
 			key := string(ie.bucket) + "\x00" + string(ie.key)
 			if slices.Contains(seen, key) {
 				continue // a mixin listed twice has one entry
@@ -583,7 +631,7 @@ func (c *checker) checkEntry(name, k, v []byte) {
 		}
 		return
 	}
-	i := bytes.IndexByte(k, 0)
+	i := indexValueEnd(name, k)
 	if i < 0 {
 		c.problem("%s %q: malformed key (no NUL between value and location)", name, k)
 		return
@@ -600,7 +648,7 @@ func (c *checker) checkEntry(name, k, v []byte) {
 		return
 	}
 	s.Location = loc
-	for _, ie := range indexEntries(s.entity()) {
+	for _, ie := range c.entriesOf(&s) {
 		if bytes.Equal(ie.bucket, name) && bytes.Equal(ie.key, k) {
 			return
 		}
@@ -632,13 +680,30 @@ func indexRole(name []byte) string {
 		return "source"
 	case string(bucketByTarget):
 		return "target"
+	case string(bucketByAttr):
+		return "attribute value"
 	}
 	return "value"
 }
 
+// indexValueEnd returns where the indexed value of an index key ends (the
+// NUL before the location), or -1. An idx-attr value is an attribute name,
+// a NUL and the value, neither holding a NUL.
+func indexValueEnd(bucket, k []byte) int {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || !bytes.Equal(bucket, bucketByAttr) {
+		return i
+	}
+	j := bytes.IndexByte(k[i+1:], 0)
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
 // showIndexKey shows "value\0location" as "value → location".
 func showIndexKey(k []byte) string {
-	if i := bytes.IndexByte(k, 0); i >= 0 {
+	if i := bytes.LastIndexByte(k, 0); i >= 0 {
 		return fmt.Sprintf("%q → %s", k[:i], k[i+1:])
 	}
 	return fmt.Sprintf("%q", k)

@@ -51,7 +51,7 @@ func TestCheckHealthyStore(t *testing.T) {
 	// 300 computes and 4 networks; 150 links and the remote one; every
 	// entity's id and the pending create's; a third of the computes have
 	// the mixin.
-	want := "resources 304 links 151 intents 2 categories 1 bindings 1 index map[idx-id:456 idx-kind:455 idx-mixin:100 idx-source:151 idx-target:151]"
+	want := "resources 304 links 151 intents 2 categories 1 bindings 1 index map[idx-attr:300 idx-id:456 idx-kind:455 idx-mixin:100 idx-source:151 idx-target:151]"
 	if got != want {
 		t.Errorf("counts:\n got %s\nwant %s", got, want)
 	}
@@ -128,12 +128,14 @@ func TestCheckFindsProblems(t *testing.T) {
 			[]string{`entities /compute/00000004: damaged record`,
 				`idx-id "c-/compute/00000004": points at "/compute/00000004", whose record cannot be read`,
 				`idx-kind "` + compute + `" → /compute/00000004: the entity at /compute/00000004 cannot be read`,
+				`idx-attr "occi.core.title\x00machine 4" → /compute/00000004: the entity at /compute/00000004 cannot be read`,
 				`entities /link/00000004: its source /compute/00000004 cannot be read`}},
 		{"record stored under another location", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketEntities).Put([]byte("/compute/elsewhere"), tx.Bucket(bucketEntities).Get([]byte("/compute/00000007")))
 		}, []string{`entities /compute/elsewhere: the record says it is at "/compute/00000007"`,
 			`entities /compute/elsewhere: idx-id maps its id "c-/compute/00000007" to "/compute/00000007"`,
-			`entities /compute/elsewhere: idx-kind has no entry`}},
+			`entities /compute/elsewhere: idx-kind has no entry`,
+			`entities /compute/elsewhere: idx-attr has no entry`}},
 		{"link whose source is missing", store(linkAt("/link/bad", "/compute/missing", "/network/0000")),
 			[]string{`entities /link/bad: its source /compute/missing does not exist`}},
 		{"link whose source is a link", store(linkAt("/link/bad", "/link/00000000", "/network/0000")),

@@ -36,19 +36,28 @@ var (
 	bucketByMixin  = []byte("idx-mixin")  // mixin id \0 location
 	bucketBySource = []byte("idx-source") // source location \0 link location
 	bucketByTarget = []byte("idx-target") // target location \0 link location
-	bucketIntents  = []byte("intents")    // location → Intent (JSON): backend calls in flight
+	// Attribute values, for equality filters: the occi.core.* attributes
+	// and those listed under keyIndexedAttrs. A value is its text form
+	// (occi.ValueText), or a digest of it when long (see attrValueKey).
+	bucketByAttr  = []byte("idx-attr") // attribute name \0 value \0 location (layout 2)
+	bucketIntents = []byte("intents")  // location → Intent (JSON): backend calls in flight
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCategories, bucketBindings,
-		bucketEntities, bucketByID, bucketByKind, bucketByMixin, bucketBySource, bucketByTarget, bucketIntents,
+		bucketEntities, bucketByID, bucketByKind, bucketByMixin, bucketBySource, bucketByTarget, bucketByAttr, bucketIntents,
 	}
 
-	keySchemaVersion = []byte("schema-version") // decimal
-	keyInstance      = []byte("instance-id")    // a UUID chosen when the file is created
-	keyModelRevision = []byte("model-revision") // decimal, bumped by every category change
+	keySchemaVersion = []byte("schema-version")     // decimal
+	keyInstance      = []byte("instance-id")        // a UUID chosen when the file is created
+	keyModelRevision = []byte("model-revision")     // decimal, bumped by every category change
+	keyIndexedAttrs  = []byte("indexed-attributes") // names idx-attr holds besides occi.core.*, one a line
 )
 
-const schemaVersion = 1
+// schemaVersion is the layout this binary writes. Layout 2 added idx-attr:
+// a layout-1 file is migrated when opened (the index is built from the
+// entities), and a binary of layout 1, which would write entities without
+// their attribute entries, refuses a layout-2 file.
+const schemaVersion = 2
 
 // CategoryRecord is how a runtime category is stored: its class ("kind",
 // "mixin" or "action") and its JSON rendering, exactly as registered.
@@ -65,6 +74,9 @@ type DB struct {
 	// damage is the error every access gets once the file has been seen
 	// damaged (see damage.go).
 	damage atomic.Pointer[error]
+	// reads counts the entity records decoded: the work requests do,
+	// which tests measure.
+	reads atomic.Uint64
 
 	// The group commit's queue. closing is held for reading while a write
 	// is queued and for writing while Close shuts the queue, so that no
@@ -141,6 +153,16 @@ func (db *DB) initLayout(tx *bolt.Tx) error {
 		if v > schemaVersion {
 			return fmt.Errorf("written by a newer ocni (layout %d, this binary knows up to %d)", v, schemaVersion)
 		}
+		if v < 2 {
+			// Layout 1 has no attribute index: it is built here, in the
+			// transaction that marks the file layout 2.
+			if err := (&Tx{tx: tx, db: db, writable: true}).addAttrIndex(isCoreAttr); err != nil {
+				return fmt.Errorf("migrate to layout 2: %w", err)
+			}
+			if err := meta.Put(keySchemaVersion, []byte(strconv.Itoa(schemaVersion))); err != nil {
+				return err
+			}
+		}
 	}
 	if raw := meta.Get(keyInstance); raw != nil {
 		db.instance = string(raw)
@@ -149,6 +171,10 @@ func (db *DB) initLayout(tx *bolt.Tx) error {
 	db.instance = uuid.NewString()
 	return meta.Put(keyInstance, []byte(db.instance))
 }
+
+// EntitiesRead returns how many entity records have been decoded since the
+// file was opened: the work listings and filters do, which tests measure.
+func (db *DB) EntitiesRead() uint64 { return db.reads.Load() }
 
 // Path returns the data file's path.
 func (db *DB) Path() string { return db.path }
@@ -202,7 +228,7 @@ func (db *DB) Categories() (cats map[string]CategoryRecord, bindings map[string]
 		}); err != nil {
 			return err
 		}
-		revision, err = (&Tx{tx: tx}).ModelRevision()
+		revision, err = (&Tx{tx: tx, db: db}).ModelRevision()
 		return err
 	})
 	return cats, bindings, revision, err
@@ -210,7 +236,7 @@ func (db *DB) Categories() (cats map[string]CategoryRecord, bindings map[string]
 
 // View runs fn in a read transaction: everything it reads is one state.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.view(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return db.view(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db}) })
 }
 
 // Write runs fn in a write transaction shared with the other writers of the
@@ -219,7 +245,7 @@ func (db *DB) View(fn func(*Tx) error) error {
 // without it), so it must not keep state between runs. An error fn returns
 // is returned as it is; a failure of the file is an Unavailable error.
 func (db *DB) Write(fn func(*Tx) error) error {
-	return storeErr(db.write(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, writable: true}) }))
+	return storeErr(db.write(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db, writable: true}) }))
 }
 
 func storeErr(err error) error {
@@ -240,6 +266,9 @@ func (db *DB) Dump(w io.Writer) error {
 		for _, name := range allBuckets {
 			if _, err := fmt.Fprintf(w, "[%s]\n", name); err != nil {
 				return err
+			}
+			if tx.Bucket(name) == nil {
+				continue // a bucket of a later layout, on a file opened read-only
 			}
 			if err := tx.Bucket(name).ForEach(func(k, v []byte) error {
 				_, err := fmt.Fprintf(w, "%q=%q\n", k, v)

@@ -118,9 +118,12 @@ const (
 	ByMixin               // entities associated with mixin Value
 	BySource              // links whose source is Value
 	ByTarget              // links whose target is Value
+	// ByAttribute: entities whose attribute has a value; Value is
+	// AttributeValue(name, text), for a name IndexedAttribute holds.
+	ByAttribute
 )
 
-var indexBuckets = map[Index][]byte{ByKind: bucketByKind, ByMixin: bucketByMixin, BySource: bucketBySource, ByTarget: bucketByTarget}
+var indexBuckets = map[Index][]byte{ByKind: bucketByKind, ByMixin: bucketByMixin, BySource: bucketBySource, ByTarget: bucketByTarget, ByAttribute: bucketByAttr}
 
 func indexKey(value, location string) []byte {
 	k := make([]byte, 0, len(value)+1+len(location))
@@ -133,7 +136,14 @@ func indexKey(value, location string) []byte {
 // read) sees and changes.
 type Tx struct {
 	tx       *bolt.Tx
+	db       *DB // counts the records read; nil for internal uses
 	writable bool
+}
+
+func (t *Tx) read() {
+	if t.db != nil {
+		t.db.reads.Add(1)
+	}
 }
 
 // Entity returns the entity at a location (a NotFound error if none).
@@ -142,6 +152,7 @@ func (t *Tx) Entity(loc string) (*Entity, error) {
 	if raw == nil {
 		return nil, occi.Errorf(occi.NotFound, "nothing is at %s", loc)
 	}
+	t.read()
 	e := new(Entity)
 	if err := json.Unmarshal(raw, e); err != nil {
 		return nil, occi.Errorf(occi.Internal, "entity %s: damaged record: %w", loc, err)
@@ -183,7 +194,7 @@ func (t *Tx) Put(e *Entity) error {
 	if err := t.tx.Bucket(bucketByID).Put([]byte(e.ID), []byte(loc)); err != nil {
 		return err
 	}
-	for _, k := range indexEntries(e) {
+	for _, k := range indexEntries(e, t.extraIndexed()) {
 		if err := t.tx.Bucket(k.bucket).Put(k.key, nil); err != nil {
 			return err
 		}
@@ -193,9 +204,12 @@ func (t *Tx) Put(e *Entity) error {
 
 type indexEntry struct{ bucket, key []byte }
 
-func indexEntries(e *Entity) []indexEntry {
+// indexEntries are an entity's index entries but its id's; extra are the
+// attributes indexed besides occi.core.*.
+func indexEntries(e *Entity, extra []string) []indexEntry {
 	loc := e.Location
 	out := []indexEntry{{bucketByKind, indexKey(e.Kind, loc)}}
+	out = append(out, attrEntries(loc, e.Attributes, extra)...)
 	for _, m := range e.Mixins {
 		out = append(out, indexEntry{bucketByMixin, indexKey(m, loc)})
 	}
@@ -221,7 +235,7 @@ func (t *Tx) Delete(loc string) error {
 	if err := t.tx.Bucket(bucketEntities).Delete([]byte(loc)); err != nil {
 		return err
 	}
-	for _, k := range indexEntries(e) {
+	for _, k := range indexEntries(e, t.extraIndexed()) {
 		if err := t.tx.Bucket(k.bucket).Delete(k.key); err != nil {
 			return err
 		}
@@ -314,6 +328,7 @@ func (t *Tx) Scan(idx Index, value, after string, skip int, fn func(*Entity) boo
 				skip--
 				continue
 			}
+			t.read()
 			e := new(Entity)
 			if err := json.Unmarshal(v, e); err != nil {
 				return occi.Errorf(occi.Internal, "entity %s: damaged record: %w", k, err)
@@ -345,6 +360,13 @@ func (t *Tx) Locations(idx Index, value string, max int) (locs []string, total i
 		return true, nil
 	})
 	return locs, total, err
+}
+
+// ScanLocations visits, in location order, the locations an index holds
+// for a value after `after`, without reading the entities, until fn
+// returns false.
+func (t *Tx) ScanLocations(idx Index, value, after string, fn func(loc string) bool) error {
+	return t.scanIndex(idx, value, after, 0, func(loc string) (bool, error) { return fn(loc), nil })
 }
 
 func (t *Tx) scanIndex(idx Index, value, after string, skip int, fn func(loc string) (bool, error)) error {
