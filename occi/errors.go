@@ -3,6 +3,7 @@ package occi
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Code classifies an error. The set is closed: the HTTP layer maps each code
@@ -141,4 +142,18 @@ func Prefix(where string, err error) error {
 		return &Error{Code: e.Code, Message: where + ": " + e.Error(), Err: e.Err}
 	}
 	return fmt.Errorf("%s: %w", where, err)
+}
+
+// ShortQuote quotes a value a client sent, for a message, cut to a
+// readable length (never inside a UTF-8 sequence).
+func ShortQuote(s string) string {
+	const limit = 80
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	n := limit
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
 }

@@ -28,22 +28,22 @@ func CheckURI(s string) error {
 		return Errorf(InvalidArgument, "the location is empty: give an absolute path (/kind/id) or an http or https URL")
 	}
 	if len(s) > MaxURILength {
-		return Errorf(InvalidArgument, "location %s is %d bytes long; at most %d are allowed", uriQuote(s), len(s), MaxURILength)
+		return Errorf(InvalidArgument, "location %s is %d bytes long; at most %d are allowed", ShortQuote(s), len(s), MaxURILength)
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !uriChar(c) {
-			return Errorf(InvalidArgument, "location %s holds %s at byte %d, which a URI cannot hold (RFC 3986: percent-encode it)", uriQuote(s), uriCharName(c), i)
+			return Errorf(InvalidArgument, "location %s holds %s at byte %d, which a URI cannot hold (RFC 3986: percent-encode it)", ShortQuote(s), uriCharName(c), i)
 		}
 		if s[i] == '%' && (i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2])) {
-			return Errorf(InvalidArgument, "location %s holds a '%%' at byte %d that is not followed by two hexadecimal digits", uriQuote(s), i)
+			return Errorf(InvalidArgument, "location %s holds a '%%' at byte %d that is not followed by two hexadecimal digits", ShortQuote(s), i)
 		}
 	}
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		return Errorf(InvalidArgument, "location %s has a query or a fragment (from %q at byte %d); a location names an entity and has neither", uriQuote(s), s[i], i)
+		return Errorf(InvalidArgument, "location %s has a query or a fragment (from %q at byte %d); a location names an entity and has neither", ShortQuote(s), s[i], i)
 	}
 	if s[0] == '/' {
 		if strings.HasPrefix(s, "//") {
-			return Errorf(InvalidArgument, "location %s starts with \"//\", which names a host without a scheme; give a path with one '/' or an http or https URL", uriQuote(s))
+			return Errorf(InvalidArgument, "location %s starts with \"//\", which names a host without a scheme; give a path with one '/' or an http or https URL", ShortQuote(s))
 		}
 		return checkURIPath(s, s)
 	}
@@ -54,32 +54,32 @@ func CheckURI(s string) error {
 		if errors.As(err, &ue) {
 			msg = ue.Err.Error() // without the value, quoted shortly here
 		}
-		return Errorf(InvalidArgument, "location %s is not a URI: %s", uriQuote(s), msg)
+		return Errorf(InvalidArgument, "location %s is not a URI: %s", ShortQuote(s), msg)
 	}
 	switch {
 	case u.Scheme == "":
-		return Errorf(InvalidArgument, "location %s is relative; give an absolute path (/kind/id) or an http or https URL", uriQuote(s))
+		return Errorf(InvalidArgument, "location %s is relative; give an absolute path (/kind/id) or an http or https URL", ShortQuote(s))
 	case !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
-		return Errorf(InvalidArgument, "location %s has the scheme %q; only http and https URLs (or absolute paths) are locations", uriQuote(s), u.Scheme)
+		return Errorf(InvalidArgument, "location %s has the scheme %q; only http and https URLs (or absolute paths) are locations", ShortQuote(s), u.Scheme)
 	case u.Opaque != "" || !strings.HasPrefix(s[len(u.Scheme)+1:], "//"):
-		return Errorf(InvalidArgument, "location %s has no \"//\" and host after its scheme", uriQuote(s))
+		return Errorf(InvalidArgument, "location %s has no \"//\" and host after its scheme", ShortQuote(s))
 	case u.User != nil:
-		return Errorf(InvalidArgument, "location %s carries user information before '@'; credentials do not belong in a location", uriQuote(s))
+		return Errorf(InvalidArgument, "location %s carries user information before '@'; credentials do not belong in a location", ShortQuote(s))
 	case u.Hostname() == "":
-		return Errorf(InvalidArgument, "location %s has no host", uriQuote(s))
+		return Errorf(InvalidArgument, "location %s has no host", ShortQuote(s))
 	}
 	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return Errorf(InvalidArgument, "location %s: the port %q is not a number from 1 to 65535", uriQuote(s), p)
+			return Errorf(InvalidArgument, "location %s: the port %q is not a number from 1 to 65535", ShortQuote(s), p)
 		}
 	}
 	if h := u.Hostname(); strings.HasPrefix(u.Host, "[") {
 		// An IP literal: url.Parse finds the brackets, not what is inside.
 		if a, err := netip.ParseAddr(h); err != nil || !a.Is6() {
-			return Errorf(InvalidArgument, "location %s: %q between '[' and ']' is not an IPv6 address", uriQuote(s), h)
+			return Errorf(InvalidArgument, "location %s: %q between '[' and ']' is not an IPv6 address", ShortQuote(s), h)
 		}
 	} else if strings.ContainsAny(h, "[]") {
-		return Errorf(InvalidArgument, "location %s: the host %q holds a bracket outside an IPv6 address", uriQuote(s), h)
+		return Errorf(InvalidArgument, "location %s: the host %q holds a bracket outside an IPv6 address", ShortQuote(s), h)
 	}
 	return checkURIPath(s, u.EscapedPath())
 }
@@ -88,11 +88,11 @@ func CheckURI(s string) error {
 // only, and no dot segment (it would give one entity two spellings).
 func checkURIPath(s, path string) error {
 	if i := strings.IndexAny(path, "[]"); i >= 0 {
-		return Errorf(InvalidArgument, "location %s holds %q in its path, which RFC 3986 allows only around an IPv6 host", uriQuote(s), path[i])
+		return Errorf(InvalidArgument, "location %s holds %q in its path, which RFC 3986 allows only around an IPv6 host", ShortQuote(s), path[i])
 	}
 	for _, seg := range strings.Split(path, "/") {
 		if seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") || strings.EqualFold(seg, "%2e%2e") {
-			return Errorf(InvalidArgument, "location %s holds the segment %q; a location is written without dot segments", uriQuote(s), seg)
+			return Errorf(InvalidArgument, "location %s holds the segment %q; a location is written without dot segments", ShortQuote(s), seg)
 		}
 	}
 	return nil
@@ -124,17 +124,4 @@ func uriCharName(c byte) string {
 		return "a byte that is not ASCII"
 	}
 	return strconv.QuoteRune(rune(c))
-}
-
-// uriQuote quotes a location for a message, cut to a readable length.
-func uriQuote(s string) string {
-	const limit = 80
-	if len(s) <= limit {
-		return strconv.Quote(s)
-	}
-	n := limit
-	for n > 0 && s[n]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
-		n--
-	}
-	return strconv.Quote(s[:n]) + "…"
 }

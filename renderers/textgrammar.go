@@ -83,17 +83,7 @@ func (f textField) fail(format string, args ...any) error {
 }
 
 // short quotes s for an error message, cut to a readable length.
-func short(s string) string {
-	const limit = 80
-	if len(s) <= limit {
-		return strconv.Quote(s)
-	}
-	n := limit
-	for n > 0 && s[n]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
-		n--
-	}
-	return strconv.Quote(s[:n]) + "…"
-}
+func short(s string) string { return occi.ShortQuote(s) }
 
 // param is one name=value parameter of an item.
 type param struct {
