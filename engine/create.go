@@ -391,7 +391,14 @@ func (e *Engine) place(snap *registry.Snapshot, in *Input, kind *occi.Kind, at P
 	}
 	id = in.ID
 	if id == "" {
-		id = uuid.NewString()
+		// Time-ordered (UUID version 7): new entities land next to each
+		// other at the end of every index, so a group commit touches a few
+		// B+tree pages instead of one random page per entity and index.
+		u, err := uuid.NewV7()
+		if err != nil {
+			return "", "", occi.Errorf(occi.Internal, "cannot make an id: %w", err)
+		}
+		id = u.String()
 	} else if err := checkID(id); err != nil {
 		return "", "", err
 	}

@@ -131,6 +131,9 @@ func compilePattern(p json.RawMessage) (func(any) error, error) {
 		if err := localRefsOnly(doc); err != nil {
 			return nil, err
 		}
+		if check, ok := simpleSchema(doc); ok {
+			return check, nil
+		}
 		// The schema is compiled from the decoded value, with a loader
 		// that reaches nothing: a reference the walk above missed fails
 		// here instead of being fetched.
