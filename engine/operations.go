@@ -14,40 +14,56 @@ import (
 	"github.com/ocni/ocni/store"
 )
 
-// Get returns the entity at a location with its links and actions.
+// Get returns the entity at a location with its links and actions, read
+// in one transaction.
 func (e *Engine) Get(_ context.Context, loc string) (*View, error) {
-	ent, err := e.db.Entity(loc)
-	if err != nil {
-		return nil, err
-	}
-	return e.view(e.reg.Snapshot(), ent)
+	snap := e.reg.Snapshot()
+	var v *View
+	err := e.db.View(func(tx *store.Tx) error {
+		ent, err := tx.Entity(loc)
+		if err != nil {
+			return err
+		}
+		v, err = e.viewIn(tx, snap, ent)
+		return err
+	})
+	return v, err
 }
 
 func (e *Engine) view(snap *registry.Snapshot, ent *store.Entity) (*View, error) {
+	var v *View
+	err := e.db.View(func(tx *store.Tx) error {
+		var err error
+		v, err = e.viewIn(tx, snap, ent)
+		return err
+	})
+	return v, err
+}
+
+// viewIn builds an entity's view from one read transaction: its actions,
+// its links, and an operation pending on it.
+func (e *Engine) viewIn(tx *store.Tx, snap *registry.Snapshot, ent *store.Entity) (*View, error) {
 	v := &View{Entity: ent}
 	v.Actions, v.Defined = e.offered(snap, ent)
-	err := e.db.View(func(tx *store.Tx) error {
-		in, err := tx.Intent(ent.Location)
-		if err != nil || in == nil || in.LastError == "" {
-			return err
-		}
+	in, err := tx.Intent(ent.Location)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil && in.LastError != "" {
 		// An operation left pending shows in the entity's state message,
 		// where clients look for why an entity is not what they asked.
 		if _, message := stateAttributes(snap, ent.Kind); message != "" {
 			v.Entity = ent.Clone()
 			v.Attributes[message] = "a " + in.Describe()
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	if !ent.IsLink() {
-		links, err := e.db.LinksFrom([]string{ent.Location})
-		if err != nil {
+		if err := tx.Scan(store.BySource, ent.Location, "", 0, func(l *store.Entity) bool {
+			v.Links = append(v.Links, l)
+			return true
+		}); err != nil {
 			return nil, err
 		}
-		v.Links = links[ent.Location]
 	}
 	return v, nil
 }

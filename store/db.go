@@ -74,6 +74,8 @@ type DB struct {
 	// damage is the error every access gets once the file has been seen
 	// damaged (see damage.go).
 	damage atomic.Pointer[error]
+	// entities caches decoded entity records (cache.go).
+	entities *entityCache
 	// reads counts the entity records decoded: the work requests do,
 	// which tests measure.
 	reads atomic.Uint64
@@ -103,7 +105,7 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{bolt: b, path: path, queue: make(chan writeCall, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{bolt: b, path: path, queue: make(chan writeCall, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}), entities: newEntityCache()}
 	if err := b.Update(db.initLayout); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("data file %s: %w", path, err)

@@ -153,11 +153,20 @@ func (t *Tx) Entity(loc string) (*Entity, error) {
 		return nil, occi.Errorf(occi.NotFound, "nothing is at %s", loc)
 	}
 	t.read()
-	e := new(Entity)
-	if err := json.Unmarshal(raw, e); err != nil {
+	e, err := t.cache().decode(loc, raw)
+	if err != nil {
 		return nil, occi.Errorf(occi.Internal, "entity %s: damaged record: %w", loc, err)
 	}
 	return e, nil
+}
+
+// cache returns the data file's entity cache (nil, no caching, for
+// transactions made without their DB).
+func (t *Tx) cache() *entityCache {
+	if t.db == nil {
+		return nil
+	}
+	return t.db.entities
 }
 
 // Exists reports whether an entity is at a location.
@@ -329,8 +338,8 @@ func (t *Tx) Scan(idx Index, value, after string, skip int, fn func(*Entity) boo
 				continue
 			}
 			t.read()
-			e := new(Entity)
-			if err := json.Unmarshal(v, e); err != nil {
+			e, err := t.cache().decode(string(k), v)
+			if err != nil {
 				return occi.Errorf(occi.Internal, "entity %s: damaged record: %w", k, err)
 			}
 			if !fn(e) {
