@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -131,6 +133,9 @@ func compilePattern(p json.RawMessage) (func(any) error, error) {
 		if err := localRefsOnly(doc); err != nil {
 			return nil, err
 		}
+		if err := refsEnd(doc); err != nil {
+			return nil, err
+		}
 		if check, ok := simpleSchema(doc); ok {
 			return check, nil
 		}
@@ -197,6 +202,141 @@ func localRefsOnly(v any) error {
 		}
 	}
 	return nil
+}
+
+// Bounds on a JSON Schema pattern: checking a value walks it, so its size
+// and depth bound the work of every write.
+const (
+	maxPatternDepth = 32
+	maxPatternNodes = 4096
+)
+
+// refsEnd refuses a pattern whose references can lead back to themselves
+// ({"$ref": "#"}, or definitions that refer to each other): gojsonschema
+// would follow them for ever on the first value checked, exhausting the
+// stack, which no recover catches. It also bounds the pattern's depth and
+// size, and refuses a reference to nothing.
+func refsEnd(doc any) error {
+	type ref struct {
+		at     []string // where the "$ref" is
+		target []string // what it points to
+	}
+	var refs []ref
+	nodes := 0
+	var walk func(v any, at []string) error
+	walk = func(v any, at []string) error {
+		nodes++
+		if nodes > maxPatternNodes {
+			return Errorf(InvalidArgument, "pattern: more than %d values; keep patterns small", maxPatternNodes)
+		}
+		if len(at) > maxPatternDepth {
+			return Errorf(InvalidArgument, "pattern: nested more than %d levels deep", maxPatternDepth)
+		}
+		switch x := v.(type) {
+		case []any:
+			for i, item := range x {
+				if err := walk(item, append(slices.Clone(at), strconv.Itoa(i))); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			for _, k := range sortedKeys(x) {
+				switch k {
+				case "$ref":
+					if s, ok := x[k].(string); ok {
+						target, err := pointerTokens(s)
+						if err != nil {
+							return err
+						}
+						if _, found := lookup(doc, target); !found {
+							return Errorf(InvalidArgument, "pattern: %q refers to %s, which the pattern does not hold", k, shortJSON(s))
+						}
+						refs = append(refs, ref{at: at, target: target})
+					}
+					continue
+				case "enum", "const", "default", "examples":
+					continue
+				}
+				if err := walk(x[k], append(slices.Clone(at), k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(doc, nil); err != nil {
+		return err
+	}
+	// Following reference i checks what its target holds, references j
+	// under it included: a cycle in that graph never ends.
+	inside := func(j int, target []string) bool {
+		return len(refs[j].at) >= len(target) && slices.Equal(refs[j].at[:len(target)], target)
+	}
+	state := make([]int, len(refs)) // 0 unseen, 1 on the path, 2 done
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		state[i] = 1
+		for j := range refs {
+			if !inside(j, refs[i].target) {
+				continue
+			}
+			if state[j] == 1 || (state[j] == 0 && visit(j)) {
+				return true
+			}
+		}
+		state[i] = 2
+		return false
+	}
+	for i := range refs {
+		if state[i] == 0 && visit(i) {
+			return Errorf(InvalidArgument, "pattern: its references lead back to themselves (through %q); a check would never end", "#/"+strings.Join(refs[i].target, "/"))
+		}
+	}
+	return nil
+}
+
+// pointerTokens splits a "#/a/b" reference into its JSON Pointer tokens.
+func pointerTokens(ref string) ([]string, error) {
+	frag := strings.TrimPrefix(ref, "#")
+	if frag == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(frag, "/") {
+		return nil, Errorf(InvalidArgument, "pattern: %q is not a JSON Pointer within the pattern (\"#/...\")", ref)
+	}
+	var out []string
+	for _, tok := range strings.Split(frag[1:], "/") {
+		tok, err := url.PathUnescape(tok)
+		if err != nil {
+			return nil, Errorf(InvalidArgument, "pattern: %q is not a valid JSON Pointer", ref)
+		}
+		out = append(out, strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~"))
+	}
+	return out, nil
+}
+
+// lookup finds the value at a JSON Pointer's tokens.
+func lookup(doc any, tokens []string) (any, bool) {
+	v := doc
+	for _, tok := range tokens {
+		switch x := v.(type) {
+		case map[string]any:
+			next, ok := x[tok]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 func refRank(key string) int {

@@ -2,6 +2,7 @@ package occi
 
 import (
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -50,8 +51,13 @@ func ReservedScheme(scheme string) bool {
 		return false
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	path := strings.ToLower(u.Path)
-	return host == "schemas.ogf.org" && (path == "/occi" || strings.HasPrefix(path, "/occi/"))
+	// Dot segments and doubled slashes are other spellings of the same
+	// path (/./occi/, //occi/).
+	p := strings.ToLower(u.Path)
+	if p != "" {
+		p = path.Clean(p)
+	}
+	return host == "schemas.ogf.org" && (p == "/occi" || strings.HasPrefix(p, "/occi/"))
 }
 
 // ReservedAttributeName reports whether a client category may not define

@@ -320,3 +320,40 @@ func TestAllowOnEntityPaths(t *testing.T) {
 		}
 	}
 }
+
+// A pattern whose references never end is refused when registered: the
+// first value checked would otherwise exhaust the stack and kill the
+// process.
+func TestRecursivePatternRefused(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do(req{method: "POST", path: "/-/", body: `{"mixins":[{"scheme":"http://example.com/occi/tags#","term":"rec","location":"/tags/rec/",
+		"applies":["http://schemas.ogf.org/occi/infrastructure#compute"],
+		"attributes":{"com.example.code":{"mutable":true,"type":"string","default":"ok","pattern":{"anyOf":[{"pattern":"^ok$"},{"$ref":"#"}]}}}}]}`})
+	if _, msg := problem(t, rec); rec.Code != 400 || !strings.Contains(msg, "lead back to themselves") {
+		t.Errorf("a recursive pattern: %d %s", rec.Code, msg)
+	}
+}
+
+// The Link to the rest of a bulk operation carries the request's query
+// encoded again, never as the client wrote it.
+func TestRepeatLinkIsEncoded(t *testing.T) {
+	f := newFixtureWith(t, fixtureOptions{maxPage: 2})
+	for i := range 5 {
+		f.must(201, req{method: "PUT", path: fmt.Sprintf("/compute/vm%d", i), body: `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}`})
+	}
+	srv := httptest.NewServer(f.srv)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = fmt.Fprintf(conn, "DELETE /compute/?x=>;rel=\"evil\";title=\"a\"> HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", srv.Listener.Addr())
+	raw, _ := io.ReadAll(conn)
+	head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+	for _, line := range strings.Split(head, "\r\n") {
+		if strings.HasPrefix(line, "Link:") && (strings.Count(line, "<") != 1 || strings.Count(line, ">") != 1 || strings.Contains(line, `rel="evil"`)) {
+			t.Errorf("the Link header carries the client's raw query: %s", line)
+		}
+	}
+}

@@ -534,7 +534,11 @@ func repeatLink(r *request, more bool) http.Header {
 	if !more {
 		return nil
 	}
-	return http.Header{"Link": {"<" + r.Request().URL.RequestURI() + `>; rel="next"`}}
+	// The query is encoded again, not copied: a raw one could close the
+	// <...> and add parameters of its own to the Link header.
+	u := *r.Request().URL
+	u.RawQuery = u.Query().Encode()
+	return http.Header{"Link": {"<" + u.RequestURI() + `>; rel="next"`}}
 }
 
 // oneParam returns a query parameter given at most once: a repeated one
