@@ -214,10 +214,15 @@ func (s *Server) checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req, res := c.Request(), c.Response()
 		origin := req.Header.Get(echo.HeaderOrigin)
+		if len(s.origins) > 0 {
+			// Answers differ by Origin once origins are allowed: a shared
+			// cache must not hand one without the CORS fields to an
+			// allowed page, whether or not this request had an Origin.
+			res.Header().Add(echo.HeaderVary, echo.HeaderOrigin)
+		}
 		if origin == "" {
 			return next(c)
 		}
-		res.Header().Add(echo.HeaderVary, echo.HeaderOrigin)
 		preflight := req.Method == http.MethodOptions && req.Header.Get(echo.HeaderAccessControlRequestMethod) != ""
 		if !s.origins[normalOrigin(origin)] {
 			if preflight || !safeMethod(req.Method) {

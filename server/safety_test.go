@@ -295,3 +295,18 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("HEAD notAllowed: %d Allow %q %q", rec.Code, rec.Header().Get("Allow"), rec.Body)
 	}
 }
+
+// Once origins are allowed, every answer varies by Origin, those to
+// requests without one too: a shared cache must not serve them to an
+// allowed page without the CORS fields.
+func TestVaryOriginWhenOriginsAreAllowed(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.do(req{method: "GET", path: "/-/"}); rec.Header().Get("Vary") != "" && strings.Contains(rec.Header().Get("Vary"), "Origin") {
+		t.Errorf("Vary: Origin without allowed origins: %q", rec.Header().Values("Vary"))
+	}
+	f.reconfigure(Config{AllowedOrigins: []string{"https://ui.example.net"}})
+	rec := f.do(req{method: "GET", path: "/-/"})
+	if !strings.Contains(strings.Join(rec.Header().Values("Vary"), ","), "Origin") {
+		t.Errorf("no Vary: Origin on an answer without Origin: %q", rec.Header().Values("Vary"))
+	}
+}
