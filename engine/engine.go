@@ -19,10 +19,13 @@
 package engine
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocni/ocni/backends"
@@ -44,6 +47,10 @@ type Engine struct {
 	scanBudget int
 	// defaultProvider serves the kinds no binding names.
 	defaultProvider string
+
+	// offers caches the actions offered per combination (offered).
+	offers     sync.Map
+	offersSize atomic.Int64
 
 	// locks serialise the operations on each entity. The process owns the
 	// data file alone, so in-memory locks are all the serialisation
@@ -243,21 +250,62 @@ func actionsOf(snap *registry.Snapshot, ent *store.Entity) []string {
 }
 
 // offered lists the actions a client can invoke on an entity: those of its
-// categories that its provider implements and its state allows. (Invoking one the model has and
-// the provider lacks is a 501; one the model lacks a 404.)
+// categories that its provider implements and its state allows. (Invoking
+// one the model has and the provider lacks is a 501; one the model lacks a
+// 404.) They depend only on the model, the provider, the kind, the mixins
+// and the state, which a page of entities shares: they are worked out once
+// per combination and model version. The slices returned are shared: callers
+// must not change them.
 func (e *Engine) offered(snap *registry.Snapshot, ent *store.Entity) (offered, defined []string) {
-	defined = actionsOf(snap, ent)
-	p := e.providers[ent.Provider]
-	if p == nil {
-		return defined, defined
+	key := offeredKey(snap, ent)
+	if hit, ok := e.offers.Load(key); ok {
+		o := hit.(*offers)
+		return o.offered, o.defined
 	}
-	caps := p.Capabilities()
-	machine := occi.StateMachineOf(append([]string{ent.Kind}, ancestors(snap, ent.Kind)...)...)
-	return slices.DeleteFunc(slices.Clone(defined), func(a string) bool {
-		// Only what the provider implements and the state allows: an
-		// active compute does not offer start.
-		return !caps.ServesAction(a) || (machine != nil && !machine.Allows(a, ent.Attributes[machine.Attribute]))
-	}), defined
+	defined = actionsOf(snap, ent)
+	offered = defined
+	if p := e.providers[ent.Provider]; p != nil {
+		caps := p.Capabilities()
+		machine := occi.StateMachineOf(append([]string{ent.Kind}, ancestors(snap, ent.Kind)...)...)
+		offered = slices.DeleteFunc(slices.Clone(defined), func(a string) bool {
+			// Only what the provider implements and the state allows: an
+			// active compute does not offer start.
+			return !caps.ServesAction(a) || (machine != nil && !machine.Allows(a, ent.Attributes[machine.Attribute]))
+		})
+	}
+	if e.offersSize.Add(1) > maxOffers {
+		// A model with very many combinations: start again rather than
+		// grow without bound.
+		e.offers.Clear()
+		e.offersSize.Store(0)
+	}
+	e.offers.Store(key, &offers{offered: offered, defined: defined})
+	return offered, defined
+}
+
+// offers are the actions of one combination (see offered).
+type offers struct{ offered, defined []string }
+
+// maxOffers bounds the combinations kept.
+const maxOffers = 4096
+
+// offeredKey names what an entity's actions depend on.
+func offeredKey(snap *registry.Snapshot, ent *store.Entity) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatUint(snap.Version(), 10))
+	for _, s := range append([]string{ent.Provider, ent.Kind}, ent.Mixins...) {
+		b.WriteByte(0)
+		b.WriteString(s)
+	}
+	m := occi.StateMachineOf(ent.Kind)
+	if m == nil {
+		m = occi.StateMachineOf(ancestors(snap, ent.Kind)...)
+	}
+	if m != nil {
+		b.WriteByte(1)
+		_, _ = fmt.Fprint(&b, ent.Attributes[m.Attribute])
+	}
+	return b.String()
 }
 
 // isRemote reports whether a link target names another OCCI endpoint.
