@@ -20,7 +20,7 @@ import (
 // being served.
 func (s *Server) LimitListener(ln net.Listener, limit int) net.Listener {
 	problem := &renderers.Problem{
-		Status:  statusOf[occi.Unavailable],
+		Status:  statusOf(occi.Unavailable),
 		Code:    occi.Unavailable.String(),
 		Message: fmt.Sprintf("too many connections: this server serves at most %d at once (max_connections); try again shortly", limit),
 	}

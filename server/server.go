@@ -415,7 +415,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			msg = c.Request().Method + " is not allowed on " + c.Request().URL.Path
 		}
 	}
-	status, name := statusOf[code], code.String()
+	status, name := statusOf(code), code.String()
 	res := c.Response()
 	var conn *connectionError
 	var na *notAllowedError

@@ -58,41 +58,6 @@ var codeNames = func() map[string]occi.Code {
 	return m
 }()
 
-// codeOfStatus is the code a status implies, for answers whose body names
-// none that this client knows.
-func codeOfStatus(status int) occi.Code {
-	switch status {
-	case http.StatusBadRequest:
-		return occi.InvalidArgument
-	case http.StatusUnauthorized:
-		return occi.Unauthenticated
-	case http.StatusForbidden:
-		return occi.Forbidden
-	case http.StatusNotFound, http.StatusGone:
-		return occi.NotFound
-	case http.StatusMethodNotAllowed:
-		return occi.MethodNotAllowed
-	case http.StatusNotAcceptable:
-		return occi.NotAcceptable
-	case http.StatusConflict:
-		return occi.Conflict
-	case http.StatusRequestEntityTooLarge:
-		return occi.TooLarge
-	case http.StatusUnsupportedMediaType:
-		return occi.UnsupportedMediaType
-	case http.StatusNotImplemented:
-		return occi.Unimplemented
-	case http.StatusBadGateway, http.StatusServiceUnavailable:
-		return occi.Unavailable
-	case http.StatusGatewayTimeout:
-		return occi.Timeout
-	}
-	if status >= 400 && status < 500 {
-		return occi.InvalidArgument
-	}
-	return occi.Internal
-}
-
 // problemOf reads an error answer: the JSON problem object, or the one
 // "Code: message" line of the text renderings.
 func problemOf(method, url string, a *answer) *Error {
@@ -121,7 +86,7 @@ func problemOf(method, url string, a *answer) *Error {
 	if c, ok := codeNames[e.Name]; ok {
 		e.Code = c
 	} else {
-		e.Code = codeOfStatus(a.status)
+		e.Code = occi.CodeOfStatus(a.status)
 	}
 	return e
 }
