@@ -23,6 +23,7 @@ import (
 	"github.com/ocni/ocni/backends"
 	_ "github.com/ocni/ocni/backends/dummy"   // the default driver
 	_ "github.com/ocni/ocni/backends/libvirt" // the libvirt driver
+	_ "github.com/ocni/ocni/backends/occi"    // the occi driver: federation
 	"github.com/ocni/ocni/engine"
 	"github.com/ocni/ocni/registry"
 	"github.com/ocni/ocni/server"
