@@ -36,6 +36,16 @@ func (w *world) setFailures(fail, failAfter []string) {
 	}
 }
 
+// registerMixin registers a user mixin of that term, at /<term>/.
+func (w *world) registerMixin(term string) *occi.Mixin {
+	w.t.Helper()
+	m := &occi.Mixin{Category: occi.Category{Scheme: "http://example.com/occi#", Term: term}, Location: "/" + term + "/"}
+	if _, err := w.eng.ChangeCategories(context.Background(), &CategoryChange{Add: occi.Categories{Mixins: []*occi.Mixin{m}}}); err != nil {
+		w.t.Fatal(err)
+	}
+	return m
+}
+
 func (w *world) intents() map[string]*store.Intent {
 	w.t.Helper()
 	in, err := w.db.Intents()

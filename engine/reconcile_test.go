@@ -66,10 +66,7 @@ func TestCreateAtAPathRacesAMixinLocation(t *testing.T) {
 func TestRefusedReversalLeavesAPendingUndo(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := context.Background()
-	tag := &occi.Mixin{Category: occi.Category{Scheme: "http://example.com/occi#", Term: "tag"}, Location: "/tag/"}
-	if _, err := w.eng.ChangeCategories(ctx, &CategoryChange{Add: occi.Categories{Mixins: []*occi.Mixin{tag}}}); err != nil {
-		t.Fatal(err)
-	}
+	tag := w.registerMixin("tag")
 	w.create(compute("vm1"))
 	w.dummy().SetLatency(300 * time.Millisecond)
 	// the second update call (the reversal) is refused
@@ -180,10 +177,7 @@ func TestPendingDeleteKeepsItsID(t *testing.T) {
 func TestPendingUpdateHoldsItsMixin(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := context.Background()
-	tag := &occi.Mixin{Category: occi.Category{Scheme: "http://example.com/occi#", Term: "tag"}, Location: "/tag/"}
-	if _, err := w.eng.ChangeCategories(ctx, &CategoryChange{Add: occi.Categories{Mixins: []*occi.Mixin{tag}}}); err != nil {
-		t.Fatal(err)
-	}
+	tag := w.registerMixin("tag")
 	w.create(compute("vm1"))
 	old, _ := w.db.Entity("/compute/vm1")
 	next := old.Clone()
